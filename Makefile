@@ -1,0 +1,48 @@
+# Quick start: `make demo` runs the main job on the built-in sample data, `make test` runs every test.
+# Both create .venv when it is absent and install the package with the pinned constraints; the install is
+# skipped while settings.ini, setup.py and constraints.txt are unchanged (a stamp inside .venv).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+DATA ?= data/splits/scaled
+export MPLBACKEND := Agg
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install demo test test-slow sync rules readme docs nbtest pytest clean
+
+$(STAMP): settings.ini setup.py constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@test -f $(DATA)/train_scaled.parquet || $(BIN)/er_data sample --out $(DATA)
+	$(BIN)/er_data check $(DATA)
+
+sync: install
+	$(BIN)/python tools/check_project.py sync
+rules: install
+	$(BIN)/python tools/check_project.py rules
+	$(BIN)/python tools/check_project.py readme
+readme: install
+	$(BIN)/python tools/check_project.py readme --write
+docs: install
+	$(BIN)/python tools/check_project.py docs
+nbtest: install
+	$(BIN)/nbdev_test --path nbs $(NBFLAGS)
+pytest: install
+	$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+
+test: sync rules nbtest pytest docs
+
+test-slow: NBFLAGS = --flags slow
+test-slow: PYTEST_FLAGS = --runslow
+test-slow: test
+
+clean:
+	rm -rf _proc _docs .pytest_cache
