@@ -1,0 +1,64 @@
+"Cross-cutting data tests: causal features (property test) and the `er_data sample` -> `er_data check` round trip."
+import subprocess, sys
+import numpy as np, pandas as pd
+from hypothesis import given, settings, strategies as st, HealthCheck
+from ensemble_research.data.sample import make_features
+
+
+def _bars(n_symbols, n_bars, seed):
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range('2021-01-01', periods=n_bars)
+    rows = []
+    for s in range(n_symbols):
+        start = int(rng.integers(0, n_bars // 3))  # symbols start at different dates
+        keep = np.sort(rng.choice(np.arange(start, n_bars), size=n_bars - start - int(rng.integers(0, 4)), replace=False))  # holes
+        c = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, len(keep))))
+        o = c * np.exp(rng.normal(0, 0.01, len(keep)))
+        h = np.maximum(o, c) * (1 + rng.uniform(0, 0.02, len(keep))); l = np.minimum(o, c) * (1 - rng.uniform(0, 0.02, len(keep)))
+        rows.append(pd.DataFrame({'datetime': days[keep], 'symbol': f'S{s}', 'open': o, 'high': h, 'low': l, 'close': c,
+                                  'volume': rng.integers(1_000, 100_000, len(keep)).astype(float)}))
+    return pd.concat(rows, ignore_index=True).sort_values(['symbol', 'datetime']).reset_index(drop=True)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n_symbols=st.integers(1, 3), n_bars=st.integers(50, 90), seed=st.integers(0, 10_000), cut=st.floats(0.3, 0.9),
+       factor=st.floats(0.5, 2.0))
+def test_features_are_causal(n_symbols, n_bars, seed, cut, factor):
+    "Changing every bar after date T (prices, volume) leaves every feature of every symbol at dates <= T unchanged."
+    bars = _bars(n_symbols, n_bars, seed)
+    t = bars['datetime'].sort_values().iloc[int(cut * (len(bars) - 1))]
+    later = bars['datetime'] > t
+    mod = bars.copy()
+    mod.loc[later, ['open', 'high', 'low', 'close', 'volume']] *= factor
+    mod.loc[later, 'close'] = mod.loc[later, 'close'] * (1 + 0.01 * np.sin(np.arange(later.sum())))
+    mod.loc[later, 'high'] = mod.loc[later, ['open', 'high', 'close']].max(axis=1); mod.loc[later, 'low'] = mod.loc[later, ['open', 'low', 'close']].min(axis=1)
+    a, b = make_features(bars), make_features(mod)
+    pd.testing.assert_frame_equal(a[~later], b[~later], check_exact=True)
+
+
+def test_features_are_symbol_isolated():
+    "A symbol's own (not cross-sectional) features do not change when another symbol's bars change."
+    bars = _bars(3, 80, 7)
+    mod = bars.copy(); other = mod['symbol'] == 'S1'
+    mod.loc[other, ['open', 'high', 'low', 'close']] *= 1.9
+    a, b = make_features(bars), make_features(mod)
+    own = [c for c in a.columns if not c.startswith(('xs_', 'mkt_', 'beta_', 'resid_'))]
+    pd.testing.assert_frame_equal(a.loc[~other, own], b.loc[~other, own], check_exact=True)
+
+
+
+def test_sample_then_check_round_trip(tmp_path):
+    out = tmp_path/'splits'
+    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.cli import main; main()', 'sample', '--out', str(out),
+                        '--symbols', '25', '--seed', '3'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out/'data_card.json').is_file() and (out/'DATA_CARD.md').is_file() and (out/'scaler.json').is_file()
+    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.cli import main; main()', 'check', str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert 'valid' in r.stdout and 'horizons: [5, 20]' in r.stdout and 'train->val' in r.stdout
+
+
+def test_check_error_is_one_paragraph(tmp_path):
+    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.cli import main; main()', 'check', str(tmp_path/'none')],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and 'does not exist' in r.stderr
