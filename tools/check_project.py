@@ -18,7 +18,8 @@ def _snapshot():
 
 def sync():
     before = _snapshot()
-    for cmd in (['nbdev_clean'], ['nbdev_export']): subprocess.run(cmd, cwd=ROOT, check=True)
+    bin_dir = Path(sys.executable).parent
+    for cmd in ('nbdev_clean', 'nbdev_export'): subprocess.run([str(bin_dir/cmd)], cwd=ROOT, check=True)
     after = _snapshot()
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     if changed:
