@@ -62,3 +62,12 @@ def test_check_error_is_one_paragraph(tmp_path):
     r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.cli import main; main()', 'check', str(tmp_path/'none')],
                        capture_output=True, text=True)
     assert r.returncode == 2 and 'Traceback' not in r.stderr and 'does not exist' in r.stderr
+
+
+def test_sample_is_deterministic_for_a_seed(tmp_path):
+    from ensemble_research.data.sample import build_sample
+    from ensemble_research.data.phase1 import split_file
+    a, b = build_sample(tmp_path/'a', symbols=12, seed=5), build_sample(tmp_path/'b', symbols=12, seed=5)
+    assert a['symbols'] == b['symbols']
+    for s in ('train', 'val', 'test'):
+        pd.testing.assert_frame_equal(pd.read_parquet(split_file(tmp_path/'a', s)), pd.read_parquet(split_file(tmp_path/'b', s)))
