@@ -23,6 +23,9 @@ install: $(STAMP)
 demo: install
 	@test -f $(DATA)/train_scaled.parquet || $(BIN)/er_data sample --out $(DATA)
 	$(BIN)/er_data check $(DATA)
+	$(BIN)/er_train --model lightgbm --horizon 5 --data $(DATA)
+	@echo "next: browse the runs with  $(BIN)/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db"
+
 
 sync: install
 	$(BIN)/python tools/check_project.py sync
