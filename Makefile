@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
-DATA ?= data/splits/scaled
+QUICK_DATA ?= data/splits/quick
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -21,11 +21,10 @@ $(STAMP): settings.ini setup.py constraints.txt
 install: $(STAMP)
 
 demo: install
-	@test -f $(DATA)/train_scaled.parquet || $(BIN)/er_data sample --out $(DATA)
-	$(BIN)/er_data check $(DATA)
-	$(BIN)/er_train --model lightgbm --horizon 5 --data $(DATA)
-	@echo "next: browse the runs with  $(BIN)/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db"
-
+	@test -f $(QUICK_DATA)/train_scaled.parquet || $(BIN)/er_data sample --out $(QUICK_DATA) --symbols 60
+	$(BIN)/er_experiment quick
+	@echo "next: the runs are in runs/ (one folder per experiment: executed notebooks, run directories, leaderboard);"
+	@echo "      browse them with  $(BIN)/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db"
 
 sync: install
 	$(BIN)/python tools/check_project.py sync
