@@ -67,3 +67,16 @@ def test_shipped_experiments_are_valid():
     from ensemble_research.core import shipped_config
     from ensemble_research.training.experiment import load_experiment
     assert load_experiment('quick').name == 'quick' and load_experiment('baseline').quick is False
+
+
+def test_template_runs_top_to_bottom_with_its_defaults(tmp_path):
+    "As when opened in JupyterLab in a project folder: default parameters, data in data/splits/scaled, runs into runs/."
+    import papermill as pm
+    tiny_fixture(tmp_path/'data'/'splits'/'scaled')
+    out = tmp_path/'executed.ipynb'
+    pm.execute_notebook(str(TEMPLATE), str(out), cwd=str(tmp_path), kernel_name='python3', progress_bar=False,
+                        parameters={'config_overrides': {'n_estimators': 10, 'n_jobs': 1}})  # the defaults, fewer rounds
+    runs = list((tmp_path/'runs').glob('lightgbm_h5_*'))
+    assert len(runs) == 1 and json.loads((runs[0]/'status.json').read_text())['status'] == 'complete'
+    outputs = ''.join(str(o) for c in json.loads(out.read_text())['cells'] for o in c.get('outputs', []))
+    assert 'always_long' in outputs and 'image/png' in outputs
