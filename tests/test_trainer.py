@@ -39,7 +39,7 @@ def test_run_directory_is_complete_and_metrics_are_recomputable(name, data, tmp_
               'metrics/metrics.json', 'plots/confusion_matrix.png', 'plots/equity_curve.png', 'plots/reliability.png'):
         assert (rd/p).is_file(), p
     m = json.loads((rd/'metrics'/'metrics.json').read_text())
-    re = json.loads(json.dumps(metrics_from_predictions(rd, 5, m['train_class_prior']), default=float))
+    re = json.loads(json.dumps(metrics_from_predictions(rd), default=float))
     assert _close(re['val'], m['val']) and _close(re['test'], m['test'])
     saved = pd.read_parquet(rd/'predictions'/'test_predictions.parquet')
     assert list(saved.columns[:8]) == ['datetime', 'symbol', 'horizon', 'prediction', *PROB_COLUMNS, 'label'][:8]
