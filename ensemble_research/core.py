@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #baaa16a7
 from __future__ import annotations
-import contextlib, difflib, hashlib, sys, importlib.metadata, importlib.resources, importlib.util, os, random, subprocess
+import contextlib, dataclasses, difflib, hashlib, sys, importlib.metadata, importlib.resources, importlib.util, os, random
+import subprocess, types, typing
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'ResearchError', 'DataError', 'ConfigError', 'ModelError', 'cli_errors', 'closest', 'set_seed',
-           'package_versions', 'fingerprint_files', 'git_commit', 'resolve_device', 'read_yaml', 'shipped_config']
+           'package_versions', 'fingerprint_files', 'git_commit', 'resolve_device', 'read_yaml', 'shipped_config',
+           'param', 'Settings']
 
 # %% ../nbs/00_core.ipynb #e3266667
 class ResearchError(Exception):
@@ -114,3 +116,87 @@ def shipped_config(kind:str, # 'models' or 'experiments'
     avail = sorted(p.stem for p in (CONFIG_DIR/kind).glob('*.yaml'))
     if name not in avail: raise ConfigError(f"no shipped {kind} config {name!r}{closest(name, avail)}; available: {', '.join(avail) or 'none'}")
     return CONFIG_DIR/kind/f'{name}.yaml'
+
+# %% ../nbs/00_core.ipynb #3a9f51d2
+def param(default, # the default value (a list or dict is copied for each instance)
+          lo=None, # smallest allowed value, inclusive
+          hi=None, # largest allowed value, inclusive
+          choices=None, # the allowed values
+          doc:str=''): # one line shown in errors and docs
+    "A config field with a default, an optional closed range [lo, hi] or set of choices, and a one-line doc."
+    mutable = isinstance(default, (list, dict))
+    kw = {'default_factory': lambda: type(default)(default)} if mutable else {'default': default}
+    return dataclasses.field(metadata={'lo': lo, 'hi': hi, 'choices': choices, 'doc': doc}, **kw)
+
+# %% ../nbs/00_core.ipynb #7d0c2e11
+def _type_name(t): return getattr(t, '__name__', str(t))
+
+def _coerce(name, v, tp):
+    "Check `v` against annotation `tp` (int, float, bool, str, list, dict, or X|None); ints are accepted for floats."
+    opts = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    if v is None and type(None) in opts: return v
+    for t in opts:
+        base = typing.get_origin(t) or t
+        if base is float and isinstance(v, (int, float)) and not isinstance(v, bool): return float(v)
+        if base is int and isinstance(v, (int, np.integer)) and not isinstance(v, bool): return int(v)
+        if base in (bool, str, list, dict) and isinstance(v, base): return v
+    want = ' or '.join(_type_name(t) for t in opts)
+    raise ConfigError(f"config key {name!r} must be {want}, got {v!r} ({type(v).__name__})")
+
+def _check_range(f, v):
+    "Check value `v` of dataclass field `f` against its choices and range."
+    m = f.metadata
+    if m.get('choices') and v not in m['choices']:
+        raise ConfigError(f"config key {f.name!r} must be one of {list(m['choices'])}, got {v!r}")
+    if m.get('lo') is not None and v < m['lo']:
+        raise ConfigError(f"config key {f.name!r} must be >= {m['lo']}, got {v!r}")
+    if m.get('hi') is not None and v > m['hi']:
+        raise ConfigError(f"config key {f.name!r} must be <= {m['hi']}, got {v!r}")
+
+# %% ../nbs/00_core.ipynb #0c4b7e25
+@dataclasses.dataclass
+class Settings:
+    "Base of every typed config: `from_dict` rejects unknown keys (naming the closest), wrong types and out-of-range values."
+    aliases: typing.ClassVar[dict] = {}  # accepted second name -> canonical field name
+
+    @classmethod
+    def keys(cls) -> list[str]: return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, d:dict|None=None, **overrides):
+        "Build from a mapping plus overrides; unknown keys, wrong types and out-of-range values are errors."
+        if d is not None and not isinstance(d, dict):
+            raise ConfigError(f"a {cls.__name__} must be a mapping of keys, got {type(d).__name__}")
+        d = cls.canonical({**(d or {}), **cls.canonical(overrides)})
+        keys, hints = cls.keys(), typing.get_type_hints(cls)
+        unknown = [k for k in d if k not in keys]
+        if unknown:
+            k = unknown[0]
+            raise ConfigError(f"unknown config key {k!r} for {cls.__name__}{closest(k, keys)}; valid keys: {', '.join(keys)}")
+        vals = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d: continue
+            v = vals[f.name] = _coerce(f.name, d[f.name], hints[f.name])
+            if v is not None: _check_range(f, v)
+        return cls(**vals)
+
+    @classmethod
+    def canonical(cls, d:dict) -> dict:
+        "`d` with aliases renamed to their canonical keys; an alias and its key with different values is an error."
+        d = dict(d)
+        for alias, canon in cls.aliases.items():
+            if alias not in d: continue
+            if canon in d and d[canon] != d[alias]:
+                raise ConfigError(f"config keys {alias!r} and {canon!r} name the same setting but differ")
+            d[canon] = d.pop(alias)
+        return d
+
+    @classmethod
+    def from_yaml(cls, path, **overrides): return cls.from_dict(read_yaml(path), **overrides)
+
+    def to_dict(self) -> dict: return dataclasses.asdict(self)
+
+    def validate(self):
+        "Check an instance built directly (types, ranges, choices); returns it, so calls chain."
+        type(self).from_dict(self.to_dict())
+        return self

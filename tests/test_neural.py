@@ -44,7 +44,7 @@ def test_checkpoint_written_by_one_process_loads_in_another(tmp_path):
     code = f"""
 import numpy as np
 from ensemble_research.models import load_model
-from ensemble_research.training.callbacks import ModelCheckpoint
+from ensemble_research.models.callbacks import ModelCheckpoint
 m = load_model({str(tmp_path/'model')!r})
 assert np.array_equal(m.predict_proba(np.load({str(tmp_path/'X.npy')!r})), np.load({str(tmp_path/'P.npy')!r}))
 w, state, meta = ModelCheckpoint.load({str(tmp_path/'ck')!r})

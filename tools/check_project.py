@@ -3,7 +3,7 @@
 Usage: python tools/check_project.py sync|rules|readme [--write]|docs
 Each check exits non-zero with a message naming the files at fault.
 """
-import hashlib, re, subprocess, sys, tempfile
+import hashlib, json, re, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +35,46 @@ def rules():
         for m in UNSAFE.finditer(text):
             problems.append(f"{rel}:{text[:m.start()].count(chr(10)) + 1}: unsafe persistence {m.group(0).strip()!r} "
                             "(use native formats, safetensors, JSON/YAML, torch.load(..., weights_only=True))")
+    problems += layer_problems()
     if problems: sys.exit("project rules broken:\n  " + "\n  ".join(problems))
-    print(f"rules: {len(list(PKG.rglob('*.py')))} modules within {MAX_LINES} lines, no unsafe persistence")
+    print(f"rules: {len(list(PKG.rglob('*.py')))} modules within {MAX_LINES} lines, no unsafe persistence, "
+          "notebooks and layers import only what lies below them")
+
+# Layers, bottom up: a module may import only its own layer or those listed for it.
+LAYERS = {'core': set(), 'data': {'core'}, 'models': {'core', 'data'}, 'training': {'core', 'data', 'models'},
+          'tuning': {'core', 'data', 'models', 'training'}, 'ensembles': {'core', 'data', 'models', 'training'}}
+UPPER, UPPER_USERS = {'tuning', 'ensembles'}, {'training.cli', 'training.experiment'}  # their CLIs, the runner
+IMPORT = re.compile(r"^\s*(?:from|import)\s+ensemble_research\.([\w.]+)", re.M)
+
+def _code(nb):
+    "The source of a notebook's code cells."
+    return '\n'.join(''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code')
+
+def layer_problems():
+    "Notebooks import only lower-numbered notebooks, and layers import only the layers below them."
+    nbs = {p.stem.split('_', 1)[1]: p for p in NBS.glob('[0-9]*.ipynb')}
+    num = {m: int(p.stem.split('_', 1)[0]) for m, p in nbs.items()}
+    def owner(mod):  # the notebook defining module `mod` (models -> models.__init__)
+        parts = mod.split('.')
+        for i in range(len(parts), 0, -1):
+            m = '.'.join(parts[:i])
+            if m in num: return m
+            if m + '.__init__' in num: return m + '.__init__'
+        return None
+    out = []
+    for m, p in sorted(nbs.items(), key=lambda kv: num[kv[0]]):
+        layer = m.split('.')[0]
+        for imp in IMPORT.findall(_code(p)):
+            o = owner(imp)
+            if o is None: continue
+            if num[o] >= num[m]:
+                out.append(f"nbs/{p.name} imports ensemble_research.{imp} from nbs/{nbs[o].name}: "
+                           "a notebook imports only lower-numbered ones")
+            top = o.split('.')[0]
+            if top != layer and top not in LAYERS.get(layer, set()) and not (top in UPPER and m in UPPER_USERS):
+                out.append(f"nbs/{p.name} ({layer} layer) imports ensemble_research.{imp} ({top} layer): "
+                           f"the {layer} layer may import only {sorted(LAYERS.get(layer, set()))}")
+    return out
 
 def _readme_text():
     out = subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'markdown', '--stdout', '--log-level', 'ERROR', str(NBS/'index.ipynb')],

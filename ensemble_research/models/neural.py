@@ -11,11 +11,12 @@ import torch
 from torch import nn
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from ..core import ConfigError, ModelError, resolve_device
 from ..data.loaders import BatchLoader
-from .base import BaseModel, ModelConfig, class_weights, param
+from .base import BaseModel, ModelConfig, param
 from .registry import ModelRegistry
-from ..training.callbacks import EarlyStopping, ModelCheckpoint
+from .callbacks import EarlyStopping, ModelCheckpoint
 
 # %% auto #0
 __all__ = ['TorchConfig', 'TorchModel', 'LSTMModel', 'GRUModel', 'TransformerConfig', 'TransformerModel']
@@ -49,7 +50,7 @@ class TorchModel(BaseModel):
         c = self.config
         if c.n_threads: torch.set_num_threads(c.n_threads)
         self.device = resolve_device(c.device, allow_mps=True)
-        torch.manual_seed(c.seed)
+        torch.manual_seed(c.random_seed)
         self.net = self.build_net().to(self.device)
 
     def _amp(self): return torch.autocast('cuda', dtype=torch.bfloat16, enabled=self.device == 'cuda')
@@ -67,7 +68,8 @@ class TorchModel(BaseModel):
         return (loss * wb).sum() / wb.sum(), logits
 
 # %% ../../nbs/14_models.neural.ipynb #9f23f895
-def _epoch_eval(self, X, y, w) -> tuple[float, float]:
+@patch
+def _epoch_eval(self:TorchModel, X, y, w) -> tuple[float, float]:
     "Mean (weighted) loss and accuracy on a held-out set."
     self.net.eval(); tot, wsum, hits = 0.0, 0.0, 0
     with torch.no_grad():
@@ -77,11 +79,9 @@ def _epoch_eval(self, X, y, w) -> tuple[float, float]:
             tot += float(loss) * n; wsum += n; hits += int((logits.argmax(1).cpu() == yb).sum())
     return tot / wsum, hits / len(y)
 
-def _fit(self, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, resume=False):
+@patch
+def _fit(self:TorchModel, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, resume=False):
     self._setup(); c = self.config
-    if c.class_weight == 'balanced':
-        w = class_weights(y, w)
-        if y_val is not None: w_val = class_weights(y_val, w_val)
     opt = torch.optim.AdamW(self.net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.max_epochs) if c.lr_schedule == 'cosine' else
              torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=max(1, c.patience // 2)) if c.lr_schedule == 'plateau' else None)
@@ -99,7 +99,7 @@ def _fit(self, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, resume=False):
         ck.best, hist, start = meta['checkpoint_best'], meta['history'], meta['epoch'] + 1
         torch.set_rng_state(state['torch_rng'])
         if meta.get('stopped'): start = c.max_epochs  # it had already stopped early
-    loader = BatchLoader(X, y, w, batch_size=c.batch_size, shuffle=True, seed=c.seed)
+    loader = BatchLoader(X, y, w, batch_size=c.batch_size, shuffle=True, seed=c.random_seed)
     stop = False
     for epoch in range(start, c.max_epochs):
         self.net.train(); loader.set_epoch(epoch); tot, n = 0.0, 0
@@ -121,24 +121,23 @@ def _fit(self, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, resume=False):
     if es and es.best_state is not None: self.net.load_state_dict(es.best_state)
     return hist | {'best_epoch': es.best_epoch if es else len(hist['train_loss']) - 1, 'epochs': len(hist['train_loss'])}
 
-TorchModel._epoch_eval, TorchModel._fit = _epoch_eval, _fit
-
 # %% ../../nbs/14_models.neural.ipynb #4184157f
-def _predict_proba(self, X):
+@patch
+def _predict_proba(self:TorchModel, X):
     self.net.eval(); out = []
     with torch.no_grad():
         for xb, _, _ in BatchLoader(X, None, batch_size=max(self.config.batch_size, 1024)):
             out.append(torch.softmax(self._logits(xb), 1).cpu().numpy())
     return np.concatenate(out).astype(np.float64)
 
-def _save_weights(self, path):
+@patch
+def _save_weights(self:TorchModel, path):
     save_file({k: t.detach().cpu().contiguous() for k, t in self.net.state_dict().items()}, str(Path(path)/'model.safetensors'))
     return ['model.safetensors']
 
-def _load_weights(self, path):
+@patch
+def _load_weights(self:TorchModel, path):
     self._setup(); self.net.load_state_dict(load_file(str(Path(path)/'model.safetensors'), device=str(self.device) if self.device != 'mps' else 'cpu'))
-
-TorchModel._predict_proba, TorchModel._save_weights, TorchModel._load_weights = _predict_proba, _save_weights, _load_weights
 
 # %% ../../nbs/14_models.neural.ipynb #55d40e86
 class _RNNNet(nn.Module):
