@@ -58,9 +58,9 @@ class TimeSeriesDataset:
         for j, c in enumerate(self.features): self.values[:, j] = frame[c].to_numpy()
         self.ends = ends
         self.y = y[ends].astype(np.int64)
-        w = f'weight_h{horizon}'
+        w = f'label_weight_h{horizon}'
         self.weights = frame[w].to_numpy(np.float64)[ends] if w in frame.columns else None
-        r = f'fwd_ret_h{horizon}'
+        r = f'label_fwd_ret_h{horizon}'
         self.fwd_returns = frame[r].to_numpy(np.float64)[ends] if r in frame.columns else None
         self.metadata = frame[['datetime', 'symbol']].iloc[ends].reset_index(drop=True)
 

@@ -13,13 +13,14 @@ import pyarrow.parquet as pq
 from ..core import DataError, closest
 
 # %% auto #0
-__all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of', 'is_reserved', 'bar_gap',
-           'bar_frequency', 'Splits', 'load_splits']
+__all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'OUTCOME_WORDS', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of',
+           'is_reserved', 'looks_like_outcome', 'bar_gap', 'bar_frequency', 'Splits', 'load_splits']
 
 # %% ../../nbs/01_data.phase1.ipynb #bbfbc061
 SPLITS = ('train', 'val', 'test')
 RESERVED = ('datetime', 'symbol', 'split')
-RESERVED_PREFIXES = ('label_', 'fwd_ret_', 'weight_')
+RESERVED_PREFIXES = ('label_',)
+OUTCOME_WORDS = ('fwd', 'forward', 'future', 'target', 'outcome', 'label', 'weight', 'fret', 'retfwd')
 DEFAULT_DATA_DIR = Path('data/splits/scaled')
 _LABEL_RE = re.compile(r'^label_h(\d+)$')
 
@@ -34,6 +35,11 @@ def horizons_of(columns) -> list[int]:
 def is_reserved(col:str) -> bool:
     "True for columns that are never features."
     return col in RESERVED or col.startswith(RESERVED_PREFIXES)
+
+def looks_like_outcome(col:str) -> bool:
+    "True when a column's name says it holds an outcome (`fwd_ret_h5`, `target`, `future_return`, `ret_fwd_5`)."
+    words = re.split(r'[^a-z]+', str(col).lower())
+    return any(w in OUTCOME_WORDS for w in words) or str(col).lower().replace('_', '').startswith(('retfwd', 'fwd'))
 
 # %% ../../nbs/01_data.phase1.ipynb #9ba2587b
 def _where(df, mask, fname) -> str:
@@ -168,6 +174,7 @@ def _summary(frames, feats, horizons) -> dict:
 def load_splits(path=DEFAULT_DATA_DIR, # directory with {train,val,test}_scaled.parquet
                 horizon:int|None=None, # if given, fail unless the data has this horizon
                 exclude=(), # more columns that are not features
+                allow_outcome_names=(), # features whose names look like outcomes but are not (see the contract)
                 nan_policy:str='raise', # 'raise' on NaN features, or 'drop' those rows
                 gap_policy:str='raise', # 'raise' when a split gap is shorter than the largest horizon, or 'ignore'
                ) -> Splits:
@@ -185,6 +192,10 @@ def load_splits(path=DEFAULT_DATA_DIR, # directory with {train,val,test}_scaled.
         _check_labels(df, fname, hs)
         excl = set(exclude)
         feats[s] = [c for c in df.columns if not is_reserved(c) and c not in excl]
+        if leaks := [c for c in feats[s] if looks_like_outcome(c) and c not in allow_outcome_names]:
+            raise DataError(f"{fname} has feature column(s) {leaks[:5]} whose names say they are outcomes: Phase 1 "
+                            f"must put realised or future quantities under the label_ prefix (e.g. label_{leaks[0]}), "
+                            "or pass allow_outcome_names (or exclude) when they are genuine features")
         if not feats[s]: raise DataError(f"{fname} has no feature columns")
         df, dropped = _check_features(df, fname, feats[s], nan_policy)
         if dropped: notes['nan_rows_dropped'][s] = dropped

@@ -97,7 +97,7 @@ def make_features(bars:pd.DataFrame) -> pd.DataFrame:
     f['lower_shadow'], f['gap_open'] = (np.minimum(o, c) - l) / c, np.log(o) - R.lag(lc, 1)
     f['close_pos'] = ((c - l) / (h - l)).where(h > l, 0.5)
     f['drawdown_20'] = c / R.roll(c, 20, 'max') - 1
-    f['dow'], f['month'] = bars['datetime'].dt.day_of_week.astype(float), bars['datetime'].dt.month.astype(float)
+    f['dow'] = bars['datetime'].dt.day_of_week.astype(float)  # recurs every week of train; no month, year or day of year
     out = pd.DataFrame(f)
     day = bars['datetime']
     for k in (1, 5, 20): out[f'xs_rank_ret_{k}'] = out[f'ret_{k}'].groupby(day).rank(pct=True)
@@ -152,7 +152,7 @@ def build_sample(out, # directory to write the splits, data_card.json, DATA_CARD
             b = bars.iloc[ix]
             lab[ix], ret[ix] = triple_barrier(*(b[k].to_numpy(float) for k in ('open', 'high', 'low', 'close')),
                                               barrier_k * sigma.to_numpy()[ix] * np.sqrt(H), H)
-        panel[f'label_h{H}'], panel[f'fwd_ret_h{H}'] = lab, ret
+        panel[f'label_h{H}'], panel[f'label_fwd_ret_h{H}'] = lab, ret
     warm = panel[feats.columns].isna().any(axis=1)
     panel = panel[~warm].reset_index(drop=True)
     splits = chronological_split(panel, fractions, embargo=embargo)
@@ -167,7 +167,10 @@ def build_sample(out, # directory to write the splits, data_card.json, DATA_CARD
 
 # %% ../../nbs/03_data.sample.ipynb #d06211d7
 def _write_card(out:Path, splits, cols, horizons, dropped, params, seconds) -> dict:
-    card = {'source': {'package': SOURCE_DIST, 'version': importlib.metadata.version(SOURCE_DIST), 'file': SOURCE_FILE,
+    notes = ['outcome columns (label_h{H}, label_fwd_ret_h{H}) carry the label_ prefix: never features',
+             'no absolute calendar features (month, year, day of year): in a one-year sample they only identify the split; '
+             'the day of the week recurs within train and stays']
+    card = {'notes': notes, 'source': {'package': SOURCE_DIST, 'version': importlib.metadata.version(SOURCE_DIST), 'file': SOURCE_FILE,
                        'license': 'MIT', 'description': 'daily OHLCV bars of S&P 500 stocks, 2009-08-21 to 2010-08-20'},
             'parameters': params, 'n_features': len(cols), 'features': cols,
             'symbols': sorted(set().union(*(splits[s]['symbol'].unique() for s in SPLITS))),
@@ -185,5 +188,5 @@ def _write_card(out:Path, splits, cols, horizons, dropped, params, seconds) -> d
         f"# Sample data card\n\nSource: `{SOURCE_FILE}` from the PyPI package `{SOURCE_DIST}` {card['source']['version']} (MIT license): "
         f"{card['source']['description']}.\n\n{len(card['symbols'])} symbols, {len(cols)} features, horizons {list(horizons)}, "
         f"parameters {params}.\n\n| split | rows | symbols | dates | label balance (short neutral long) |\n|---|---|---|---|---|\n{rows}\n\n"
-        f"Rows dropped or repaired: {dropped}.\n")
+        f"Rows dropped or repaired: {dropped}.\n\nNotes:\n" + ''.join(f"- {n}\n" for n in notes))
     return card

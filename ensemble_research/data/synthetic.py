@@ -30,9 +30,9 @@ def planted_panel(n_symbols:int=4, # number of symbols
                   lag:int=0, # the feature at bar i-lag carries the label of bar i
                   signal:bool=True, # False: labels are independent of every feature (random-label canary)
                   priors=(1/3, 1/3, 1/3), # class probabilities of short, neutral, long (`bayes_accuracy` assumes equal ones)
-                  weights:bool=False, # add weight_h{H} columns
+                  weights:bool=False, # add label_weight_h{H} columns
                   start='2020-01-01', seed:int=0) -> pd.DataFrame:
-    "A Phase-1-shaped panel (datetime, symbol, features, label_h{H}, fwd_ret_h{H}) with a planted signal."
+    "A Phase-1-shaped panel (datetime, symbol, features, label_h{H}, label_fwd_ret_h{H}) with a planted signal."
     if n_features < len(horizons): raise DataError(f"n_features={n_features} must be at least the number of horizons ({len(horizons)})")
     rng, frames = np.random.default_rng(seed), []
     dt = pd.bdate_range(start, periods=n_bars)
@@ -44,8 +44,8 @@ def planted_panel(n_symbols:int=4, # number of symbols
             if signal: noise[:n_bars - lag, j] = delta * y[lag:] + sigma * rng.normal(size=n_bars - lag)
             ret = 0.01 * y + rng.normal(0, 0.01, n_bars)
             y[:lag] = np.nan; y[n_bars - h:] = np.nan; ret[np.isnan(y)] = np.nan  # no context yet / no outcome yet
-            df[f'label_h{h}'], df[f'fwd_ret_h{h}'] = y, ret
-            if weights: df[f'weight_h{h}'] = rng.uniform(0.5, 1.5, n_bars)
+            df[f'label_h{h}'], df[f'label_fwd_ret_h{h}'] = y, ret
+            if weights: df[f'label_weight_h{h}'] = rng.uniform(0.5, 1.5, n_bars)
         names = [f'sig_h{h}' for h in horizons] + [f'noise_{k}' for k in range(n_features - len(horizons))]
         frames.append(pd.DataFrame(df).assign(**dict(zip(names, noise.T))))
     return pd.concat(frames, ignore_index=True)
