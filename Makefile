@@ -30,6 +30,7 @@ sync: install
 	$(BIN)/python tools/check_project.py sync
 rules: install
 	$(BIN)/python tools/check_project.py rules
+	$(BIN)/python tools/check_project.py lint
 	$(BIN)/python tools/check_project.py readme
 readme: install
 	$(BIN)/python tools/check_project.py readme --write

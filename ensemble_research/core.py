@@ -4,64 +4,91 @@
 
 # %% ../nbs/00_core.ipynb #baaa16a7
 from __future__ import annotations
-import contextlib, dataclasses, difflib, hashlib, sys, importlib.metadata, importlib.resources, importlib.util, os, random
+import contextlib, dataclasses, difflib, hashlib, logging, sys, os, random
+import importlib.metadata, importlib.resources, importlib.util
 import subprocess, types, typing
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIG_DIR', 'ResearchError', 'DataError', 'ConfigError', 'ModelError', 'cli_errors', 'closest', 'set_seed',
-           'package_versions', 'fingerprint_files', 'git_commit', 'resolve_device', 'read_yaml', 'shipped_config',
-           'param', 'Settings']
+__all__ = ['CONFIG_DIR', 'NOISY_LOGGERS', 'QUIET_ENV', 'ResearchError', 'DataError', 'ConfigError', 'ModelError', 'cli_errors',
+           'closest', 'set_seed', 'package_versions', 'fingerprint_files', 'git_commit', 'resolve_device', 'read_yaml',
+           'shipped_config', 'param', 'Settings', 'quiet_libraries']
 
 # %% ../nbs/00_core.ipynb #e3266667
 class ResearchError(Exception):
     "Base class of every error a researcher can act on; CLIs print these without a traceback."
 
+
 class DataError(ResearchError, ValueError):
     "The Phase-1 data (a file, column, symbol or row) breaks the contract."
 
+
 class ConfigError(ResearchError, ValueError):
     "A config key, value, model name or horizon is invalid."
+
 
 class ModelError(ResearchError, RuntimeError):
     "A model is used wrongly (predict before fit, wrong features) or its saved directory is unusable."
 
 # %% ../nbs/00_core.ipynb #ad2c752a
 @contextlib.contextmanager
-def cli_errors(debug:bool=False # re-raise with the traceback instead
-              ):
-    "In command-line tools: print a `ResearchError` as one paragraph on stderr and exit 2; other errors keep their traceback."
-    try: yield
+def cli_errors(
+    debug: bool = False,  # re-raise with the traceback instead
+):
+    "In command-line tools: print a `ResearchError` as one paragraph and exit 2; other errors keep their traceback."
+    try:
+        yield
     except ResearchError as e:
-        if debug: raise
-        print(f"error: {e}\n(run with --debug for the traceback)", file=sys.stderr); sys.exit(2)
+        if debug:
+            raise
+        print(f"error: {e}\n(run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(2)
 
 # %% ../nbs/00_core.ipynb #bc5e82ee
-def closest(name:str, choices) -> str:
+def closest(name: str, choices) -> str:
     "A ' (did you mean X?)' suffix for `name` when one of `choices` is close, else ''."
     m = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {m[0]!r}?)" if m else ""
 
 # %% ../nbs/00_core.ipynb #525d4c96
-def set_seed(seed:int, # seeds python, numpy and (when installed) torch
-            ) -> None:
+def set_seed(
+    seed: int,  # seeds python, numpy and (when installed) torch
+) -> None:
     "Seed every random number generator the package uses."
-    random.seed(seed); np.random.seed(seed % 2**32)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
     os.environ['PYTHONHASHSEED'] = str(seed)
     if importlib.util.find_spec('torch') is not None:
         import torch
+
         torch.manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #bd919840
-def package_versions(names=('ensemble_research', 'numpy', 'pandas', 'pyarrow', 'scikit-learn', 'xgboost', 'lightgbm',
-                            'catboost', 'torch', 'neuralforecast', 'optuna', 'mlflow')) -> dict:
+def package_versions(
+    names=(
+        'ensemble_research',
+        'numpy',
+        'pandas',
+        'pyarrow',
+        'scikit-learn',
+        'xgboost',
+        'lightgbm',
+        'catboost',
+        'torch',
+        'neuralforecast',
+        'optuna',
+        'mlflow',
+    ),
+) -> dict:
     "Installed version of each distribution in `names` (None when absent)."
     out = {}
     for n in names:
-        try: out[n] = importlib.metadata.version(n)
-        except importlib.metadata.PackageNotFoundError: out[n] = None
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = None
     return out
 
 # %% ../nbs/00_core.ipynb #92134c19
@@ -71,77 +98,107 @@ def fingerprint_files(paths) -> str:
     for p in map(Path, paths):
         h.update(p.name.encode())
         with open(p, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                h.update(chunk)
     return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #b4b34300
-def git_commit(path='.') -> str|None:
+def git_commit(path='.') -> str | None:
     "The git commit of `path`'s checkout, with '-dirty' when it has uncommitted changes; None outside git."
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=path, capture_output=True, text=True, timeout=10)
-        if sha.returncode: return None
+        if sha.returncode:
+            return None
         dirty = subprocess.run(['git', 'status', '--porcelain'], cwd=path, capture_output=True, text=True, timeout=10)
-    except FileNotFoundError: return None  # git is not installed
+    except FileNotFoundError:
+        return None  # git is not installed
     return sha.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
 
 # %% ../nbs/00_core.ipynb #a73f26c9
-def resolve_device(device:str, # 'cpu', 'cuda' or 'auto'
-                   allow_mps:bool=False) -> str:
-    "The device to run on: 'auto' picks CUDA, then (if allowed) Apple MPS, then CPU; asking for absent CUDA is an error."
-    if device not in ('cpu', 'cuda', 'auto'): raise ConfigError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    if device == 'cpu': return 'cpu'
+def resolve_device(
+    device: str,  # 'cpu', 'cuda' or 'auto'
+    allow_mps: bool = False,
+) -> str:
+    "The device to run on: 'auto' picks CUDA, then (if allowed) Apple MPS, then CPU; absent CUDA asked for is an error."
+    if device not in ('cpu', 'cuda', 'auto'):
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    if device == 'cpu':
+        return 'cpu'
     cuda = mps = False
     if importlib.util.find_spec('torch') is not None:
         import torch
+
         cuda, mps = torch.cuda.is_available(), allow_mps and torch.backends.mps.is_available()
-    if device == 'cuda' and not cuda: raise ConfigError("device 'cuda' was asked for but no CUDA device is available; use 'cpu' or 'auto'")
+    if device == 'cuda' and not cuda:
+        raise ConfigError("device 'cuda' was asked for but no CUDA device is available; use 'cpu' or 'auto'")
     return 'cuda' if cuda else 'mps' if mps else 'cpu'
 
 # %% ../nbs/00_core.ipynb #e7af2c3c
-CONFIG_DIR = Path(str(importlib.resources.files('ensemble_research')))/'config'
+CONFIG_DIR = Path(str(importlib.resources.files('ensemble_research'))) / 'config'
+
 
 def read_yaml(path) -> dict:
     "Read a YAML mapping, failing with the file's name when it is missing, malformed or not a mapping."
     path = Path(path)
-    if not path.is_file(): raise ConfigError(f"config file {path} does not exist")
-    try: out = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
-    if out is None: return {}
-    if not isinstance(out, dict): raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(out).__name__}")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        out = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
+    if out is None:
+        return {}
+    if not isinstance(out, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(out).__name__}")
     return out
 
-def shipped_config(kind:str, # 'models' or 'experiments'
-                   name:str) -> Path:
-    "Path of a config shipped in `ensemble_research/config/{kind}/{name}.yaml`; an unknown name lists the available ones."
-    avail = sorted(p.stem for p in (CONFIG_DIR/kind).glob('*.yaml'))
-    if name not in avail: raise ConfigError(f"no shipped {kind} config {name!r}{closest(name, avail)}; available: {', '.join(avail) or 'none'}")
-    return CONFIG_DIR/kind/f'{name}.yaml'
+
+def shipped_config(
+    kind: str,  # 'models' or 'experiments'
+    name: str,
+) -> Path:
+    "Path of a shipped config `ensemble_research/config/{kind}/{name}.yaml`; an unknown name lists the available ones."
+    avail = sorted(p.stem for p in (CONFIG_DIR / kind).glob('*.yaml'))
+    if name not in avail:
+        raise ConfigError(
+            f"no shipped {kind} config {name!r}{closest(name, avail)}; available: {', '.join(avail) or 'none'}"
+        )
+    return CONFIG_DIR / kind / f'{name}.yaml'
 
 # %% ../nbs/00_core.ipynb #3a9f51d2
-def param(default, # the default value (a list or dict is copied for each instance)
-          lo=None, # smallest allowed value, inclusive
-          hi=None, # largest allowed value, inclusive
-          choices=None, # the allowed values
-          doc:str=''): # one line shown in errors and docs
+def param(
+    default,  # the default value (a list or dict is copied for each instance)
+    lo=None,  # smallest allowed value, inclusive
+    hi=None,  # largest allowed value, inclusive
+    choices=None,  # the allowed values
+    doc: str = '',
+):  # one line shown in errors and docs
     "A config field with a default, an optional closed range [lo, hi] or set of choices, and a one-line doc."
     mutable = isinstance(default, (list, dict))
     kw = {'default_factory': lambda: type(default)(default)} if mutable else {'default': default}
     return dataclasses.field(metadata={'lo': lo, 'hi': hi, 'choices': choices, 'doc': doc}, **kw)
 
 # %% ../nbs/00_core.ipynb #7d0c2e11
-def _type_name(t): return getattr(t, '__name__', str(t))
+def _type_name(t):
+    return getattr(t, '__name__', str(t))
+
 
 def _coerce(name, v, tp):
     "Check `v` against annotation `tp` (int, float, bool, str, list, dict, or X|None); ints are accepted for floats."
     opts = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-    if v is None and type(None) in opts: return v
+    if v is None and type(None) in opts:
+        return v
     for t in opts:
         base = typing.get_origin(t) or t
-        if base is float and isinstance(v, (int, float)) and not isinstance(v, bool): return float(v)
-        if base is int and isinstance(v, (int, np.integer)) and not isinstance(v, bool): return int(v)
-        if base in (bool, str, list, dict) and isinstance(v, base): return v
+        if base is float and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        if base is int and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v)
+        if base in (bool, str, list, dict) and isinstance(v, base):
+            return v
     want = ' or '.join(_type_name(t) for t in opts)
     raise ConfigError(f"config key {name!r} must be {want}, got {v!r} ({type(v).__name__})")
+
 
 def _check_range(f, v):
     "Check value `v` of dataclass field `f` against its choices and range."
@@ -156,14 +213,16 @@ def _check_range(f, v):
 # %% ../nbs/00_core.ipynb #0c4b7e25
 @dataclasses.dataclass
 class Settings:
-    "Base of every typed config: `from_dict` rejects unknown keys (naming the closest), wrong types and out-of-range values."
+    "Base of every typed config: `from_dict` rejects unknown keys (naming the closest), wrong types and values."
+
     aliases: typing.ClassVar[dict] = {}  # accepted second name -> canonical field name
 
     @classmethod
-    def keys(cls) -> list[str]: return [f.name for f in dataclasses.fields(cls)]
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, d:dict|None=None, **overrides):
+    def from_dict(cls, d: dict | None = None, **overrides):
         "Build from a mapping plus overrides; unknown keys, wrong types and out-of-range values are errors."
         if d is not None and not isinstance(d, dict):
             raise ConfigError(f"a {cls.__name__} must be a mapping of keys, got {type(d).__name__}")
@@ -172,31 +231,65 @@ class Settings:
         unknown = [k for k in d if k not in keys]
         if unknown:
             k = unknown[0]
-            raise ConfigError(f"unknown config key {k!r} for {cls.__name__}{closest(k, keys)}; valid keys: {', '.join(keys)}")
+            raise ConfigError(
+                f"unknown config key {k!r} for {cls.__name__}{closest(k, keys)}; valid keys: {', '.join(keys)}"
+            )
         vals = {}
         for f in dataclasses.fields(cls):
-            if f.name not in d: continue
+            if f.name not in d:
+                continue
             v = vals[f.name] = _coerce(f.name, d[f.name], hints[f.name])
-            if v is not None: _check_range(f, v)
+            if v is not None:
+                _check_range(f, v)
         return cls(**vals)
 
     @classmethod
-    def canonical(cls, d:dict) -> dict:
+    def canonical(cls, d: dict) -> dict:
         "`d` with aliases renamed to their canonical keys; an alias and its key with different values is an error."
         d = dict(d)
         for alias, canon in cls.aliases.items():
-            if alias not in d: continue
+            if alias not in d:
+                continue
             if canon in d and d[canon] != d[alias]:
                 raise ConfigError(f"config keys {alias!r} and {canon!r} name the same setting but differ")
             d[canon] = d.pop(alias)
         return d
 
     @classmethod
-    def from_yaml(cls, path, **overrides): return cls.from_dict(read_yaml(path), **overrides)
+    def from_yaml(cls, path, **overrides):
+        return cls.from_dict(read_yaml(path), **overrides)
 
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
     def validate(self):
         "Check an instance built directly (types, ranges, choices); returns it, so calls chain."
         type(self).from_dict(self.to_dict())
         return self
+
+# %% ../nbs/00_core.ipynb #6a1e2f31
+NOISY_LOGGERS = ('mlflow', 'alembic', 'lightning', 'lightning.pytorch', 'pytorch_lightning', 'papermill', 'traitlets')
+QUIET_ENV = {'MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR': 'false'}
+
+
+@contextlib.contextmanager
+def quiet_libraries(quiet: bool = True):  # False: change nothing (a --verbose run)
+    "Within the block: libraries' INFO logs and progress bars off; restored on exit."
+    if not quiet:
+        yield
+        return
+    levels = {n: logging.getLogger(n).level for n in NOISY_LOGGERS}
+    env = {k: os.environ.get(k) for k in QUIET_ENV}
+    try:
+        for n in NOISY_LOGGERS:
+            logging.getLogger(n).setLevel(logging.WARNING)
+        os.environ.update(QUIET_ENV)
+        yield
+    finally:
+        for n, lv in levels.items():
+            logging.getLogger(n).setLevel(lv)
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

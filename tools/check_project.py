@@ -1,6 +1,6 @@
 """Project checks run by `make test`: notebooks and package in sync, project rules, README, docs.
 
-Usage: python tools/check_project.py sync|rules|readme [--write]|docs
+Usage: python tools/check_project.py sync|rules|lint|readme [--write]|docs
 Each check exits non-zero with a message naming the files at fault.
 """
 import hashlib, json, re, subprocess, sys, tempfile
@@ -76,6 +76,23 @@ def layer_problems():
                            f"the {layer} layer may import only {sorted(LAYERS.get(layer, set()))}")
     return out
 
+def lint():
+    "ruff over the notebooks and the exported package, 120 characters a line (ruff.toml)."
+    ruff = str(Path(sys.executable).parent/'ruff')
+    r = subprocess.run([ruff, 'check', '--output-format', 'json', 'nbs', 'ensemble_research'], cwd=ROOT,
+                       capture_output=True, text=True)
+    found = json.loads(r.stdout or '[]')
+    def generated(d):  # nbdev wraps `__all__` at 120 and then prefixes `__all__ = `: its first line is nbdev's, not ours
+        if d['code'] != 'E501' or not d['filename'].endswith('.py'): return False
+        lines = Path(d['filename']).read_text().splitlines()
+        return lines[d['location']['row'] - 1].startswith('__all__ = [')
+    bad = [d for d in found if not generated(d)]
+    if bad:
+        sys.exit("ruff:\n  " + "\n  ".join(f"{Path(d['filename']).relative_to(ROOT)}:{d['location']['row']}: "
+                                           f"{d['code']} {d['message']}" for d in bad[:40]))
+    if r.returncode not in (0, 1): sys.exit(f"ruff failed: {r.stderr}")
+    print(f"lint: ruff clean on nbs/ and the package ({len(found) - len(bad)} generated __all__ lines of nbdev's left)")
+
 def _readme_text():
     out = subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'markdown', '--stdout', '--log-level', 'ERROR', str(NBS/'index.ipynb')],
                          cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -106,5 +123,5 @@ def docs():
 if __name__ == '__main__':
     cmd = sys.argv[1] if len(sys.argv) > 1 else ''
     if cmd == 'readme': readme('--write' in sys.argv)
-    elif cmd in ('sync', 'rules', 'docs'): globals()[cmd]()
+    elif cmd in ('sync', 'rules', 'docs', 'lint'): globals()[cmd]()
     else: sys.exit(__doc__)

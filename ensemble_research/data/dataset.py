@@ -16,27 +16,46 @@ __all__ = ['Windows', 'TimeSeriesDataset']
 # %% ../../nbs/05_data.dataset.ipynb #6defde3b
 class Windows:
     "A lazy (n, L, f) array of windows: `starts` index a strided view; indexing gathers only the rows asked for."
-    def __init__(self, view:np.ndarray, # (rows - L + 1, L, f) strided view
-                 starts:np.ndarray): # start row of each sample's window
+
+    def __init__(
+        self,
+        view: np.ndarray,  # (rows - L + 1, L, f) strided view
+        starts: np.ndarray,
+    ):  # start row of each sample's window
         self.view, self.starts = view, starts
         self.shape, self.ndim, self.dtype = (len(starts), *view.shape[1:]), 3, view.dtype
-    def __len__(self): return len(self.starts)
-    def __getitem__(self, idx): return self.view[self.starts[idx]]
+
+    def __len__(self):
+        return len(self.starts)
+
+    def __getitem__(self, idx):
+        return self.view[self.starts[idx]]
+
     def __array__(self, dtype=None, copy=None):
         out = self.view[self.starts]
         return out if dtype is None else out.astype(dtype)
-    def __repr__(self): return f"Windows(shape={self.shape}, dtype={self.dtype})"
+
+    def __repr__(self):
+        return f"Windows(shape={self.shape}, dtype={self.dtype})"
 
 # %% ../../nbs/05_data.dataset.ipynb #bbbe817b
 class TimeSeriesDataset:
-    "Samples of one split for one horizon: windows of L past-and-present feature rows per symbol, labels, weights and metadata."
-    def __init__(self, frame:pd.DataFrame, # one split, sorted by (symbol, datetime), as `load_splits` returns it
-                 features:list, horizon:int, sequence_length:int=1,
-                 context:pd.DataFrame|None=None): # earlier rows (the previous split) whose features may open the first windows
+    "Samples of one split and horizon: windows of L past-and-present rows per symbol, labels, weights, metadata."
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,  # one split, sorted by (symbol, datetime), as `load_splits` returns it
+        features: list,
+        horizon: int,
+        sequence_length: int = 1,
+        context: pd.DataFrame | None = None,
+    ):  # earlier rows (the previous split) whose features may open the first windows
         L = sequence_length
-        if not isinstance(L, (int, np.integer)) or L < 1: raise DataError(f"sequence_length must be a positive integer, got {L!r}")
+        if not isinstance(L, (int, np.integer)) or L < 1:
+            raise DataError(f"sequence_length must be a positive integer, got {L!r}")
         lab = f'label_h{horizon}'
-        if lab not in frame.columns: raise DataError(f"no column {lab} for horizon {horizon}")
+        if lab not in frame.columns:
+            raise DataError(f"no column {lab} for horizon {horizon}")
         ctx = np.zeros(len(frame), bool)
         if context is not None and L > 1:
             tail = context.groupby('symbol', sort=False).tail(L - 1)
@@ -47,15 +66,23 @@ class TimeSeriesDataset:
             frame, ctx = frame.iloc[order].reset_index(drop=True), ctx[order]
         codes = pd.factorize(frame['symbol'])[0]  # in order of appearance: each symbol's rows must form one block
         new_sym = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
-        if (np.diff(codes) < 0).any() or (~new_sym[1:] & (np.diff(frame['datetime'].to_numpy()) <= np.timedelta64(0))).any():
-            raise DataError("rows must be grouped by symbol and strictly increasing in datetime within each symbol; load them with load_splits")
+        if (np.diff(codes) < 0).any() or (
+            ~new_sym[1:] & (np.diff(frame['datetime'].to_numpy()) <= np.timedelta64(0))
+        ).any():
+            raise DataError(
+                "rows must be grouped by symbol and strictly increasing in datetime within each symbol; "
+                "load them with load_splits"
+            )
         starts = np.flatnonzero(new_sym)
         pos = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
         y = frame[lab].to_numpy(np.float64)
         ends = np.flatnonzero((pos >= L - 1) & ~np.isnan(y) & ~ctx)
         self.horizon, self.sequence_length, self.features = horizon, L, list(features)
-        self.values = np.empty((len(frame), len(self.features)), np.float32)  # one copy of the features, filled column by column
-        for j, c in enumerate(self.features): self.values[:, j] = frame[c].to_numpy()
+        self.values = np.empty(
+            (len(frame), len(self.features)), np.float32
+        )  # one copy of the features, filled column by column
+        for j, c in enumerate(self.features):
+            self.values[:, j] = frame[c].to_numpy()
         self.ends = ends
         self.y = y[ends].astype(np.int64)
         w = f'label_weight_h{horizon}'
@@ -65,14 +92,17 @@ class TimeSeriesDataset:
         self.metadata = frame[['datetime', 'symbol']].iloc[ends].reset_index(drop=True)
 
     @classmethod
-    def from_splits(cls, splits:Splits, split:str, horizon:int, sequence_length:int=1, context_from_previous:bool=False):
-        "The dataset of `split`; with `context_from_previous`, val and test windows may open with the previous split's last rows."
+    def from_splits(
+        cls, splits: Splits, split: str, horizon: int, sequence_length: int = 1, context_from_previous: bool = False
+    ):
+        "The dataset of `split`; with `context_from_previous`, windows may open with the previous split's last rows."
         splits.check_horizon(horizon)
         i = SPLITS.index(split)
         ctx = splits[SPLITS[i - 1]] if context_from_previous and i > 0 else None
         return cls(splits[split], splits.features, horizon, sequence_length, ctx)
 
-    def __len__(self): return len(self.ends)
+    def __len__(self):
+        return len(self.ends)
 
     @property
     def X(self):
@@ -82,4 +112,6 @@ class TimeSeriesDataset:
         view = sliding_window_view(self.values, self.sequence_length, axis=0).transpose(0, 2, 1)
         return Windows(view, self.ends - self.sequence_length + 1)
 
-    def __repr__(self): return f"TimeSeriesDataset(n={len(self)}, L={self.sequence_length}, features={len(self.features)}, horizon={self.horizon})"
+    def __repr__(self):
+        n, L, f, H = len(self), self.sequence_length, len(self.features), self.horizon
+        return f"TimeSeriesDataset(n={n}, L={L}, features={f}, horizon={H})"

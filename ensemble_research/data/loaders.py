@@ -13,15 +13,25 @@ __all__ = ['BatchLoader']
 # %% ../../nbs/06_data.loaders.ipynb #16e4a0a6
 class BatchLoader:
     "Iterate (x, y, w) torch tensors over arrays or `Windows`, one gather per batch."
-    def __init__(self, X, # (n, f) array or (n, L, f) array / `Windows`
-                 y=None, # (n,) integer class indices, or None for prediction
-                 weights=None, # (n,) sample weights, or None
-                 batch_size:int=256, shuffle:bool=False, seed:int=0, drop_last:bool=False,
-                 pin_memory:bool|None=None): # None: pin when CUDA is available
+
+    def __init__(
+        self,
+        X,  # (n, f) array or (n, L, f) array / `Windows`
+        y=None,  # (n,) integer class indices, or None for prediction
+        weights=None,  # (n,) sample weights, or None
+        batch_size: int = 256,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        pin_memory: bool | None = None,
+    ):  # None: pin when CUDA is available
         import torch
-        if batch_size < 1: raise DataError(f"batch_size must be at least 1, got {batch_size}")
+
+        if batch_size < 1:
+            raise DataError(f"batch_size must be at least 1, got {batch_size}")
         for name, a in (('y', y), ('weights', weights)):
-            if a is not None and len(a) != len(X): raise DataError(f"{name} has {len(a)} rows but X has {len(X)}")
+            if a is not None and len(a) != len(X):
+                raise DataError(f"{name} has {len(a)} rows but X has {len(X)}")
         self.X, self.y, self.w = X, y, weights
         self.batch_size, self.shuffle, self.seed, self.drop_last, self.epoch = batch_size, shuffle, seed, drop_last, 0
         self.pin = torch.cuda.is_available() if pin_memory is None else pin_memory
@@ -30,10 +40,12 @@ class BatchLoader:
         n = len(self.X)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def set_epoch(self, epoch:int): self.epoch = epoch
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
 
     def _tensor(self, a):
         import torch
+
         t = torch.from_numpy(np.ascontiguousarray(a))
         return t.pin_memory() if self.pin else t
 
@@ -41,7 +53,11 @@ class BatchLoader:
         n = len(self.X)
         order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            if self.shuffle: idx = np.sort(idx)  # sorted gathers read memory in order; the batch's contents are unchanged
-            yield (self._tensor(self.X[idx]), None if self.y is None else self._tensor(self.y[idx]),
-                   None if self.w is None else self._tensor(self.w[idx].astype(np.float32)))
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            if self.shuffle:
+                idx = np.sort(idx)  # sorted gathers read memory in order; the batch's contents are unchanged
+            yield (
+                self._tensor(self.X[idx]),
+                None if self.y is None else self._tensor(self.y[idx]),
+                None if self.w is None else self._tensor(self.w[idx].astype(np.float32)),
+            )

@@ -24,19 +24,23 @@ OUTCOME_WORDS = ('fwd', 'forward', 'future', 'target', 'outcome', 'label', 'weig
 DEFAULT_DATA_DIR = Path('data/splits/scaled')
 _LABEL_RE = re.compile(r'^label_h(\d+)$')
 
-def split_file(path, split:str) -> Path:
+
+def split_file(path, split: str) -> Path:
     "The parquet file of `split` in a Phase-1 directory."
-    return Path(path)/f'{split}_scaled.parquet'
+    return Path(path) / f'{split}_scaled.parquet'
+
 
 def horizons_of(columns) -> list[int]:
     "Horizons H, sorted, for which a `label_h{H}` column exists."
     return sorted(int(m.group(1)) for c in columns if (m := _LABEL_RE.match(str(c))))
 
-def is_reserved(col:str) -> bool:
+
+def is_reserved(col: str) -> bool:
     "True for columns that are never features."
     return col in RESERVED or col.startswith(RESERVED_PREFIXES)
 
-def looks_like_outcome(col:str) -> bool:
+
+def looks_like_outcome(col: str) -> bool:
     "True when a column's name says it holds an outcome (`fwd_ret_h5`, `target`, `future_return`, `ret_fwd_5`)."
     words = re.split(r'[^a-z]+', str(col).lower())
     return any(w in OUTCOME_WORDS for w in words) or str(col).lower().replace('_', '').startswith(('retfwd', 'fwd'))
@@ -45,39 +49,65 @@ def looks_like_outcome(col:str) -> bool:
 def _where(df, mask, fname) -> str:
     "Describe the first row of `df` where `mask` holds: file row, symbol, datetime, and how many rows in all."
     i = int(np.flatnonzero(np.asarray(mask))[0])
-    return f"{fname} row {i} (symbol {df['symbol'].iat[i]!r}, {df['datetime'].iat[i]}); {int(np.sum(mask))} row(s) in all"
+    return (
+        f"{fname} row {i} (symbol {df['symbol'].iat[i]!r}, {df['datetime'].iat[i]}); {int(np.sum(mask))} row(s) in all"
+    )
 
-def _read(path:Path, split:str) -> pd.DataFrame:
+
+def _read(path: Path, split: str) -> pd.DataFrame:
     f = split_file(path, split)
-    if not f.is_file(): raise DataError(f"missing split file {f} (expected {', '.join(split_file(path, s).name for s in SPLITS)} in {path})")
-    try: df = pq.read_table(f).to_pandas()
-    except Exception as e: raise DataError(f"cannot read {f} as parquet: {type(e).__name__}: {e}") from e
-    if df.empty: raise DataError(f"{f.name} is empty: every split needs rows")
+    if not f.is_file():
+        raise DataError(
+            f"missing split file {f} (expected {', '.join(split_file(path, s).name for s in SPLITS)} in {path})"
+        )
+    try:
+        df = pq.read_table(f).to_pandas()
+    except Exception as e:
+        raise DataError(f"cannot read {f} as parquet: {type(e).__name__}: {e}") from e
+    if df.empty:
+        raise DataError(f"{f.name} is empty: every split needs rows")
     for c in ('datetime', 'symbol'):
-        if c not in df.columns: raise DataError(f"{f.name} has no {c!r} column{closest(c, df.columns)}")
+        if c not in df.columns:
+            raise DataError(f"{f.name} has no {c!r} column{closest(c, df.columns)}")
     return df.reset_index(drop=True)
+
 
 def _check_datetime(df, fname) -> pd.DataFrame:
     dt = df['datetime']
     if not isinstance(dt.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(dt):
-        try: dt = pd.to_datetime(dt)
+        try:
+            dt = pd.to_datetime(dt)
         except (ValueError, TypeError) as e:
-            raise DataError(f"{fname} column 'datetime' cannot be read as one time zone of timestamps ({e}); "
-                            "mixed time zones must be converted to one (for example UTC) in Phase 1") from e
-    if dt.isna().any(): raise DataError(f"{fname} column 'datetime' has missing values at {_where(df, dt.isna(), fname)}")
+            raise DataError(
+                f"{fname} column 'datetime' cannot be read as one time zone of timestamps ({e}); "
+                "mixed time zones must be converted to one (for example UTC) in Phase 1"
+            ) from e
+    if dt.isna().any():
+        raise DataError(f"{fname} column 'datetime' has missing values at {_where(df, dt.isna(), fname)}")
     return df.assign(datetime=dt, symbol=df['symbol'].astype(str))
+
 
 def _check_labels(df, fname, horizons):
     for h in horizons:
         v = pd.to_numeric(df[f'label_h{h}'], errors='coerce')
         bad = (v.notna() & ~v.isin([-1, 0, 1])) | (v.isna() & df[f'label_h{h}'].notna())
         if bad.any():
-            raise DataError(f"{fname} column 'label_h{h}' has values outside {{-1, 0, 1}} "
-                            f"(first {df[f'label_h{h}'][bad].iat[0]!r} at {_where(df, bad, fname)})")
+            raise DataError(
+                f"{fname} column 'label_h{h}' has values outside {{-1, 0, 1}} "
+                f"(first {df[f'label_h{h}'][bad].iat[0]!r} at {_where(df, bad, fname)})"
+            )
+
 
 def _check_features(df, fname, feats, nan_policy) -> tuple[pd.DataFrame, int]:
-    nonnum = [f"{c} ({df[c].dtype})" for c in feats if not (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))]
-    if nonnum: raise DataError(f"{fname} has non-numeric feature column(s): {', '.join(nonnum)}; convert them in Phase 1 or exclude them")
+    nonnum = [
+        f"{c} ({df[c].dtype})"
+        for c in feats
+        if not (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))
+    ]
+    if nonnum:
+        raise DataError(
+            f"{fname} has non-numeric feature column(s): {', '.join(nonnum)}; convert them in Phase 1 or exclude them"
+        )
     x = df[feats].to_numpy(np.float64)
     inf = np.isinf(x)
     if inf.any():
@@ -87,51 +117,64 @@ def _check_features(df, fname, feats, nan_policy) -> tuple[pd.DataFrame, int]:
     if nan.any():
         if nan_policy != 'drop':
             cols = {feats[j]: int(n) for j, n in enumerate(nan.sum(0)) if n}
-            raise DataError(f"{fname} has NaN in feature column(s) {cols} (first at {_where(df, nan.any(1), fname)}); "
-                            "fix Phase 1, or pass nan_policy='drop' to drop those rows")
+            raise DataError(
+                f"{fname} has NaN in feature column(s) {cols} (first at {_where(df, nan.any(1), fname)}); "
+                "fix Phase 1, or pass nan_policy='drop' to drop those rows"
+            )
         keep = ~nan.any(1)
         return df[keep].reset_index(drop=True), int((~keep).sum())
     return df, 0
 
+
 def _check_duplicates(df, fname):
     dup = df.duplicated(['symbol', 'datetime'], keep=False)
-    if dup.any(): raise DataError(f"{fname} has duplicate (symbol, datetime) rows: {_where(df, dup, fname)}")
+    if dup.any():
+        raise DataError(f"{fname} has duplicate (symbol, datetime) rows: {_where(df, dup, fname)}")
 
 # %% ../../nbs/01_data.phase1.ipynb #8d7bdeda
-def bar_gap(before:pd.Timestamp, after:pd.Timestamp, interval:pd.Timedelta, business_days:bool) -> int:
+def bar_gap(before: pd.Timestamp, after: pd.Timestamp, interval: pd.Timedelta, business_days: bool) -> int:
     "Number of bars strictly between bar `before` and bar `after`."
     if business_days:
         b, a = (np.datetime64(t.tz_localize(None) if t.tzinfo else t, 'D') for t in (before, after))
         return int(np.busday_count(b, a)) - 1
     return int(round((after - before) / interval)) - 1
 
-def bar_frequency(dt:pd.Series) -> tuple[pd.Timedelta, bool]:
+
+def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
     "Median bar interval of a sorted series of datetimes, and whether it is daily bars on business days only."
     d = dt.diff().dropna()
     iv = d.median() if len(d) else pd.Timedelta(days=1)
     return iv, bool(iv == pd.Timedelta(days=1) and (dt.dt.day_of_week < 5).all())
 
 # %% ../../nbs/01_data.phase1.ipynb #043de5ca
-def _check_boundaries(frames:dict, max_h:int, gap_policy:str) -> dict:
+def _check_boundaries(frames: dict, max_h: int, gap_policy: str) -> dict:
     "Per-symbol order and purge gap between consecutive splits; returns the smallest gap per boundary."
-    allf = pd.concat([f[['symbol', 'datetime']] for f in frames.values()], ignore_index=True).sort_values(['symbol', 'datetime'])
+    allf = pd.concat([f[['symbol', 'datetime']] for f in frames.values()], ignore_index=True).sort_values(
+        ['symbol', 'datetime']
+    )
     freq = {s: bar_frequency(g['datetime']) for s, g in allf.groupby('symbol', sort=False)}
     gaps = {}
     for a, b in zip(SPLITS, SPLITS[1:]):
-        last = frames[a].groupby('symbol')['datetime'].max(); first = frames[b].groupby('symbol')['datetime'].min()
+        last = frames[a].groupby('symbol')['datetime'].max()
+        first = frames[b].groupby('symbol')['datetime'].min()
         both = last.index.intersection(first.index)
         over = [s for s in both if first[s] <= last[s]]
         if over:
             s = over[0]
-            raise DataError(f"splits {a} and {b} overlap in time for {len(over)} symbol(s), first {s!r}: "
-                            f"{a} ends {last[s]}, {b} starts {first[s]} ({a} must end before {b} starts)")
+            raise DataError(
+                f"splits {a} and {b} overlap in time for {len(over)} symbol(s), first {s!r}: "
+                f"{a} ends {last[s]}, {b} starts {first[s]} ({a} must end before {b} starts)"
+            )
         g = {s: bar_gap(last[s], first[s], *freq[s]) for s in both}
         short = {s: n for s, n in g.items() if n < max_h}
         if short and gap_policy == 'raise':
             s = next(iter(short))
-            raise DataError(f"the gap between {a} and {b} is shorter than the largest horizon ({max_h} bars) for {len(short)} symbol(s), "
-                            f"first {s!r}: {short[s]} bar(s) between {last[s]} and {first[s]}; the last {a} labels look into {b}. "
-                            "Purge in Phase 1, or pass gap_policy='ignore' to accept it")
+            raise DataError(
+                f"the gap between {a} and {b} is shorter than the largest horizon ({max_h} bars) "
+                f"for {len(short)} symbol(s), "
+                f"first {s!r}: {short[s]} bar(s) between {last[s]} and {first[s]}; the last {a} labels look into {b}. "
+                "Purge in Phase 1, or pass gap_policy='ignore' to accept it"
+            )
         gaps[f'{a}->{b}'] = min(g.values()) if g else None
     return gaps
 
@@ -139,26 +182,33 @@ def _check_boundaries(frames:dict, max_h:int, gap_policy:str) -> dict:
 @dataclass
 class Splits:
     "The three validated Phase-1 frames with their feature columns, horizons and a summary."
+
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
     features: list
     horizons: list
     summary: dict = field(default_factory=dict)
-    path: Path|None = None
+    path: Path | None = None
 
-    def __getitem__(self, split:str) -> pd.DataFrame:
-        if split not in SPLITS: raise KeyError(f"unknown split {split!r}; use one of {SPLITS}")
+    def __getitem__(self, split: str) -> pd.DataFrame:
+        if split not in SPLITS:
+            raise KeyError(f"unknown split {split!r}; use one of {SPLITS}")
         return getattr(self, split)
 
-    def check_horizon(self, horizon:int) -> int:
+    def check_horizon(self, horizon: int) -> int:
         "Return `horizon` if the data has labels for it, else fail naming the horizons it has."
         if horizon not in self.horizons:
-            raise DataError(f"horizon {horizon} has no label column label_h{horizon} in {self.path}; the data has horizons {self.horizons}")
+            raise DataError(
+                f"horizon {horizon} has no label column label_h{horizon} in {self.path}; "
+                f"the data has horizons {self.horizons}"
+            )
         return horizon
 
 # %% ../../nbs/01_data.phase1.ipynb #6a9e9730
-def _fmt(t:pd.Timestamp) -> str: return str(t.date()) if t == t.normalize() and t.tzinfo is None else str(t)
+def _fmt(t: pd.Timestamp) -> str:
+    return str(t.date()) if t == t.normalize() and t.tzinfo is None else str(t)
+
 
 def _summary(frames, feats, horizons) -> dict:
     out = {'splits': {}, 'n_features': len(feats), 'horizons': horizons}
@@ -166,58 +216,82 @@ def _summary(frames, feats, horizons) -> dict:
         bal = {}
         for h in horizons:
             v = df[f'label_h{h}']
-            bal[f'h{h}'] = {str(k): round(float((v == k).mean()), 4) for k in (-1, 0, 1)} | {'nan': round(float(v.isna().mean()), 4)}
-        out['splits'][s] = {'rows': len(df), 'symbols': int(df['symbol'].nunique()), 'start': _fmt(df['datetime'].min()),
-                            'end': _fmt(df['datetime'].max()), 'class_balance': bal}
+            bal[f'h{h}'] = {str(k): round(float((v == k).mean()), 4) for k in (-1, 0, 1)} | {
+                'nan': round(float(v.isna().mean()), 4)
+            }
+        out['splits'][s] = {
+            'rows': len(df),
+            'symbols': int(df['symbol'].nunique()),
+            'start': _fmt(df['datetime'].min()),
+            'end': _fmt(df['datetime'].max()),
+            'class_balance': bal,
+        }
     return out
 
-def load_splits(path=DEFAULT_DATA_DIR, # directory with {train,val,test}_scaled.parquet
-                horizon:int|None=None, # if given, fail unless the data has this horizon
-                exclude=(), # more columns that are not features
-                allow_outcome_names=(), # features whose names look like outcomes but are not (see the contract)
-                nan_policy:str='raise', # 'raise' on NaN features, or 'drop' those rows
-                gap_policy:str='raise', # 'raise' when a split gap is shorter than the largest horizon, or 'ignore'
-               ) -> Splits:
+
+def load_splits(
+    path=DEFAULT_DATA_DIR,  # directory with {train,val,test}_scaled.parquet
+    horizon: int | None = None,  # if given, fail unless the data has this horizon
+    exclude=(),  # more columns that are not features
+    allow_outcome_names=(),  # features whose names look like outcomes but are not (see the contract)
+    nan_policy: str = 'raise',  # 'raise' on NaN features, or 'drop' those rows
+    gap_policy: str = 'raise',  # 'raise' when a split gap is shorter than the largest horizon, or 'ignore'
+) -> Splits:
     "Load and validate the three Phase-1 splits; features come back as float32, rows sorted by (symbol, datetime)."
-    if nan_policy not in ('raise', 'drop'): raise DataError(f"nan_policy must be 'raise' or 'drop', got {nan_policy!r}")
-    if gap_policy not in ('raise', 'ignore'): raise DataError(f"gap_policy must be 'raise' or 'ignore', got {gap_policy!r}")
+    if nan_policy not in ('raise', 'drop'):
+        raise DataError(f"nan_policy must be 'raise' or 'drop', got {nan_policy!r}")
+    if gap_policy not in ('raise', 'ignore'):
+        raise DataError(f"gap_policy must be 'raise' or 'ignore', got {gap_policy!r}")
     path = Path(path)
-    if not path.is_dir(): raise DataError(f"data directory {path} does not exist; build the sample with `er_data sample --out {path}`")
+    if not path.is_dir():
+        raise DataError(f"data directory {path} does not exist; build the sample with `er_data sample --out {path}`")
     frames, feats, notes = {}, {}, {'sorted': [], 'nan_rows_dropped': {}}
     for s in SPLITS:
         df, fname = _read(path, s), split_file(path, s).name
         df = _check_datetime(df, fname)
         hs = horizons_of(df.columns)
-        if not hs: raise DataError(f"{fname} has no label columns (expected label_h{{H}}, for example label_h5)")
+        if not hs:
+            raise DataError(f"{fname} has no label columns (expected label_h{{H}}, for example label_h5)")
         _check_labels(df, fname, hs)
         excl = set(exclude)
         feats[s] = [c for c in df.columns if not is_reserved(c) and c not in excl]
         if leaks := [c for c in feats[s] if looks_like_outcome(c) and c not in allow_outcome_names]:
-            raise DataError(f"{fname} has feature column(s) {leaks[:5]} whose names say they are outcomes: Phase 1 "
-                            f"must put realised or future quantities under the label_ prefix (e.g. label_{leaks[0]}), "
-                            "or pass allow_outcome_names (or exclude) when they are genuine features")
-        if not feats[s]: raise DataError(f"{fname} has no feature columns")
+            raise DataError(
+                f"{fname} has feature column(s) {leaks[:5]} whose names say they are outcomes: Phase 1 "
+                f"must put realised or future quantities under the label_ prefix (e.g. label_{leaks[0]}), "
+                "or pass allow_outcome_names (or exclude) when they are genuine features"
+            )
+        if not feats[s]:
+            raise DataError(f"{fname} has no feature columns")
         df, dropped = _check_features(df, fname, feats[s], nan_policy)
-        if dropped: notes['nan_rows_dropped'][s] = dropped
-        if df.empty: raise DataError(f"{fname} has no rows left after dropping NaN features")
+        if dropped:
+            notes['nan_rows_dropped'][s] = dropped
+        if df.empty:
+            raise DataError(f"{fname} has no rows left after dropping NaN features")
         _check_duplicates(df, fname)
         order = np.lexsort((df['datetime'].to_numpy(), df['symbol'].to_numpy()))
         if (order != np.arange(len(df))).any():
-            df = df.iloc[order].reset_index(drop=True); notes['sorted'].append(s)
+            df = df.iloc[order].reset_index(drop=True)
+            notes['sorted'].append(s)
         frames[s] = df.astype({c: np.float32 for c in feats[s]})
     ref = feats['train']
     for s in SPLITS[1:]:
         if feats[s] != ref:
             miss, extra = [c for c in ref if c not in feats[s]], [c for c in feats[s] if c not in ref]
-            raise DataError(f"feature columns of {split_file(path, s).name} differ from train: missing {miss}, extra {extra}"
-                            + ("" if miss or extra else ", same columns in another order"))
+            raise DataError(
+                f"feature columns of {split_file(path, s).name} differ from train: missing {miss}, extra {extra}"
+                + ("" if miss or extra else ", same columns in another order")
+            )
     hs = {s: horizons_of(frames[s].columns) for s in SPLITS}
-    if len({tuple(h) for h in hs.values()}) > 1: raise DataError(f"label columns differ between splits: {hs}")
+    if len({tuple(h) for h in hs.values()}) > 1:
+        raise DataError(f"label columns differ between splits: {hs}")
     tz = {s: str(getattr(frames[s]['datetime'].dtype, 'tz', None)) for s in SPLITS}
-    if len(set(tz.values())) > 1: raise DataError(f"splits use different time zones for 'datetime': {tz}; convert them to one in Phase 1")
+    if len(set(tz.values())) > 1:
+        raise DataError(f"splits use different time zones for 'datetime': {tz}; convert them to one in Phase 1")
     horizons = hs['train']
     gaps = _check_boundaries(frames, max(horizons), gap_policy)
     summary = _summary(frames, ref, horizons) | {'gaps_bars': gaps} | notes
     out = Splits(frames['train'], frames['val'], frames['test'], ref, horizons, summary, path)
-    if horizon is not None: out.check_horizon(horizon)
+    if horizon is not None:
+        out.check_horizon(horizon)
     return out

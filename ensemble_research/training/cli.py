@@ -4,71 +4,109 @@
 
 # %% ../../nbs/22_training.cli.ipynb #fcbc4362
 from __future__ import annotations
-import argparse, sys
+import argparse
 from pathlib import Path
 import yaml
 from ..core import ConfigError, cli_errors, read_yaml
 from ..models.registry import ModelRegistry
-from .trainer import TrainConfig, Trainer
+from .evaluator import metrics_table
+from .trainer import Trainer
 
 # %% auto #0
-__all__ = ['apply_sets', 'format_models', 'format_result', 'main']
+__all__ = ['RESULT_COLUMNS', 'apply_sets', 'format_models', 'format_result', 'main']
 
 # %% ../../nbs/22_training.cli.ipynb #70519b2d
-def apply_sets(cfg:dict, sets:list) -> dict:
+def apply_sets(cfg: dict, sets: list) -> dict:
     "Apply `key=value` overrides to a TrainConfig mapping (bare and `model.` keys go to model_config)."
     cfg = {**cfg, 'model_config': dict(cfg.get('model_config') or {}), 'evaluation': dict(cfg.get('evaluation') or {})}
     for s in sets or []:
-        if '=' not in s: raise ConfigError(f"--set expects key=value, got {s!r}")
+        if '=' not in s:
+            raise ConfigError(f"--set expects key=value, got {s!r}")
         key, raw = s.split('=', 1)
         val = yaml.safe_load(raw)
         section, _, name = key.rpartition('.')
-        if section in ('', 'model'): cfg['model_config'][name] = val
-        elif section == 'evaluation': cfg['evaluation'][name] = val
-        elif section == 'train': cfg[name] = val
-        else: raise ConfigError(f"--set {key}: the prefix must be model., evaluation. or train., got {section!r}")
+        if section in ('', 'model'):
+            cfg['model_config'][name] = val
+        elif section == 'evaluation':
+            cfg['evaluation'][name] = val
+        elif section == 'train':
+            cfg[name] = val
+        else:
+            raise ConfigError(f"--set {key}: the prefix must be model., evaluation. or train., got {section!r}")
     return cfg
 
 # %% ../../nbs/22_training.cli.ipynb #15df92c7
 def format_models() -> str:
     rows = ModelRegistry.list_models()
     w = max([len(r['full_name']) for r in rows] + [5])
-    return '\n'.join(f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
-                     f"{r['description'] if r['available'] else r['reason']}" for r in rows)
+    return '\n'.join(
+        f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
+        f"{r['description'] if r['available'] else r['reason']}"
+        for r in rows
+    )
 
-def format_result(t:Trainer) -> str:
+
+RESULT_COLUMNS = [
+    'accuracy',
+    'balanced_accuracy',
+    'macro_f1',
+    'log_loss',
+    'sharpe',
+    'win_rate',
+    'max_drawdown',
+    'n_trades',
+]
+
+
+def format_result(t: Trainer) -> str:
     "Val and test metrics beside the two reference rows, the run directory and the MLflow run id."
-    keys = [('accuracy', 'classification'), ('balanced_accuracy', 'classification'), ('macro_f1', 'classification'),
-            ('log_loss', 'classification'), ('sharpe', 'trading'), ('win_rate', 'trading'), ('max_drawdown', 'trading'), ('n_trades', 'trading')]
-    lines = [f"{t.model_name} h{t.config.horizon}: " + ', '.join(f"{s} {n:,}" for s, n in t.metrics['n_samples'].items()) + ' samples']
-    for s in ('val', 'test'):
-        lines.append(f"\n{s:<5} {'row':<12}" + ''.join(f"{k:>18}" for k, _ in keys))
-        for row, rep in t.metrics[s].items():
-            vals = [rep[sec].get(k, float('nan')) if 'skipped' not in rep[sec] else float('nan') for k, sec in keys]
-            lines.append(f"{'':<5} {row:<12}" + ''.join(f"{v:>18,.0f}" if k == 'n_trades' else f"{v:>18.4f}" for v, (k, _) in zip(vals, keys)))
-    if 'skipped' in t.metrics['test']['model']['trading']: lines.append(f"trading metrics skipped: {t.metrics['test']['model']['trading']['skipped']}")
-    lines += [f"\nrun directory: {t.run_dir}", f"mlflow run: {t.mlflow_run_id} (mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir)/'mlflow.db'})"]
+    n = ', '.join(f"{s} {k:,}" for s, k in t.metrics['n_samples'].items())
+    tab = metrics_table(t.metrics).reindex(columns=RESULT_COLUMNS)
+    lines = [f"{t.model_name} h{t.config.horizon}: {n} samples", '', tab.to_string(float_format='{:.4f}'.format)]
+    if 'skipped' in t.metrics['test']['model']['trading']:
+        lines.append(f"trading metrics skipped: {t.metrics['test']['model']['trading']['skipped']}")
+    lines += [
+        f"\nrun directory: {t.run_dir}",
+        f"mlflow run: {t.mlflow_run_id} "
+        f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})",
+    ]
     return '\n'.join(lines)
 
 # %% ../../nbs/22_training.cli.ipynb #aaaaeca5
 def main(argv=None):
     "Entry point of `er_train`."
-    p = argparse.ArgumentParser(prog='er_train', description='Train one model on one horizon; record the run in runs/ and MLflow.')
+    p = argparse.ArgumentParser(
+        prog='er_train', description='Train one model on one horizon; record the run in runs/ and MLflow.'
+    )
     p.add_argument('--list', action='store_true', help='list the registered models and their availability')
-    p.add_argument('--model'); p.add_argument('--horizon', type=int)
+    p.add_argument('--model')
+    p.add_argument('--horizon', type=int)
     p.add_argument('--data', help='Phase-1 splits directory (default data/splits/scaled)')
     p.add_argument('--config', help='YAML mapping of TrainConfig keys')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config key (repeatable)')
-    p.add_argument('--seed', type=int); p.add_argument('--runs-dir')
+    p.add_argument('--seed', type=int)
+    p.add_argument('--runs-dir')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
+    p.add_argument('--verbose', action='store_true', help="show the libraries' own logs, warnings and progress bars")
     a = p.parse_args(argv)
     with cli_errors(a.debug):
-        if a.list: return print(format_models())
+        if a.list:
+            return print(format_models())
         cfg = read_yaml(a.config) if a.config else {}
-        for k, v in (('model', a.model), ('horizon', a.horizon), ('data', a.data), ('seed', a.seed), ('runs_dir', a.runs_dir)):
-            if v is not None: cfg[k] = v
-        if 'model' not in cfg: raise ConfigError("--model is required (er_train --list shows the models)")
-        if 'horizon' not in cfg: raise ConfigError("--horizon is required (er_data check shows the horizons the data has)")
+        for k, v in (
+            ('model', a.model),
+            ('horizon', a.horizon),
+            ('data', a.data),
+            ('seed', a.seed),
+            ('runs_dir', a.runs_dir),
+            ('verbose', a.verbose or None),
+        ):
+            if v is not None:
+                cfg[k] = v
+        if 'model' not in cfg:
+            raise ConfigError("--model is required (er_train --list shows the models)")
+        if 'horizon' not in cfg:
+            raise ConfigError("--horizon is required (er_data check shows the horizons the data has)")
         t = Trainer(apply_sets(cfg, a.set))
         t.run_full_pipeline()
         print(format_result(t))
