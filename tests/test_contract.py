@@ -3,18 +3,11 @@
 Each model trains on the tiny fixture with its own `quick_config`; nothing here knows any family."""
 import numpy as np, pandas as pd, pytest
 from ensemble_research.core import ModelError, shipped_config
-from ensemble_research.data.phase1 import load_splits
-from ensemble_research.data.synthetic import tiny_fixture
 from ensemble_research.data.dataset import TimeSeriesDataset
 from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.base import CLASSES
 
 MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
-
-
-@pytest.fixture(scope='module')
-def splits(tmp_path_factory):
-    return load_splits(tiny_fixture(tmp_path_factory.mktemp('tiny')))
 
 
 def _data(splits, model):

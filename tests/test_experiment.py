@@ -6,14 +6,6 @@ from ensemble_research.data.synthetic import tiny_fixture
 from ensemble_research.training.experiment import TEMPLATE, ExperimentConfig, run_experiment
 
 
-@pytest.fixture(scope='module')
-def data(tmp_path_factory): return tiny_fixture(tmp_path_factory.mktemp('tiny'))
-
-
-@pytest.fixture(autouse=True)
-def _no_env_uri(monkeypatch): monkeypatch.delenv('MLFLOW_TRACKING_URI', raising=False)
-
-
 def test_two_models_one_horizon_leaderboard_matches_runs(data, tmp_path):
     cfg = ExperimentConfig.from_dict({'name': 't', 'models': ['lightgbm', 'gru'], 'horizons': [5], 'data': str(data),
                                       'runs_dir': str(tmp_path), 'quick': True, 'rank_by': 'val_accuracy'})
@@ -39,7 +31,8 @@ def test_a_failing_cell_does_not_stop_the_others(data, tmp_path):
     cfg = {'name': 'f', 'models': ['xgboost', 'catboost'], 'horizons': [5], 'data': str(data), 'runs_dir': str(tmp_path/'runs'),
            'quick': True, 'model_config': {'catboost': {'min_delta': 0.01}}}  # valid config, fails inside fit
     (tmp_path/'exp.yaml').write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.training.experiment import main; main()', str(tmp_path/'exp.yaml')],
+    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.synthetic import tiny_fixture
+from ensemble_research.training.experiment import main; main()', str(tmp_path/'exp.yaml')],
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert 'catboost_h5' in r.stderr and 'no min_delta' in r.stderr and 'catboost_h5.ipynb' in r.stderr

@@ -2,20 +2,11 @@
 import hashlib, json, subprocess, sys
 from pathlib import Path
 import mlflow, numpy as np, pandas as pd, pytest
-from ensemble_research.data.synthetic import tiny_fixture
 from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.base import PROB_COLUMNS
 from ensemble_research.training.trainer import Trainer, metrics_from_predictions
 
 MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory): return tiny_fixture(tmp_path_factory.mktemp('tiny'))
-
-
-@pytest.fixture(autouse=True)
-def _no_env_uri(monkeypatch): monkeypatch.delenv('MLFLOW_TRACKING_URI', raising=False)
 
 
 def _trainer(name, data, runs, **kw):

@@ -331,11 +331,13 @@ def make_pyfunc():
 
 
 def _log_pyfunc(trainer, run_dir: Path):
-    "Log the run's model as an MLflow pyfunc from code; models without windows get a signature that checks columns."
-    model, sig = trainer.model, None
-    if model.config.sequence_length == 1:
+    "Log the run's model as an MLflow pyfunc from code, with an input example and the signature it implies."
+    model = trainer.model
+    if model.config.sequence_length == 1:  # rows of feature columns: the signature checks names and types
         X = trainer.splits['val'][model.feature_columns].head(5)
-        sig = mlflow.models.infer_signature(X, pd.DataFrame(model.predict_proba(X), columns=list(PROB_COLUMNS)))
+    else:  # (n, L, features) windows: a tensor signature checks the shape
+        X = np.asarray(trainer.data['val'].X[:5], dtype=np.float32)
+    sig = mlflow.models.infer_signature(X, pd.DataFrame(model.predict_proba(X), columns=list(PROB_COLUMNS)))
     with tempfile.TemporaryDirectory() as t:
         code = Path(t) / 'er_pyfunc.py'
         code.write_text(_PYFUNC_CODE)
@@ -344,6 +346,7 @@ def _log_pyfunc(trainer, run_dir: Path):
             name='model',
             python_model=str(code),
             signature=sig,
+            input_example=X,
             artifacts={'model': str(run_dir / 'checkpoints' / 'model')},
             pip_requirements=[f"ensemble_research=={version}"],
         )
