@@ -10,7 +10,7 @@ QUICK_DATA ?= data/splits/quick
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-slow sync rules readme docs nbtest pytest clean
+.PHONY: install demo test test-slow sync rules readme docs outputs nbtest pytest clean
 
 $(STAMP): settings.ini setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,8 @@ rules: install
 	$(BIN)/python tools/check_project.py readme
 readme: install
 	$(BIN)/python tools/check_project.py readme --write
+outputs: install  # execute the notebooks and save their outputs (what the docs show); commit the result
+	$(BIN)/python tools/run_notebooks.py
 docs: install
 	$(BIN)/python tools/check_project.py docs
 nbtest: install
