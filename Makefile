@@ -36,14 +36,14 @@ readme: install
 	$(BIN)/python tools/check_project.py readme --write
 outputs: install  # execute the notebooks and save their outputs (what the docs show); commit the result
 	$(BIN)/python tools/run_notebooks.py
-docs: install
+docs: install  # the site in _docs/ (open _docs/index.html); where Quarto is installed, nbdev_docs builds the Quarto site
 	$(BIN)/python tools/check_project.py docs
 nbtest: install
 	$(BIN)/nbdev_test --path nbs $(NBFLAGS)
 pytest: install
 	$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
 
-test: sync rules nbtest pytest docs
+test: sync rules nbtest docs pytest
 
 test-slow: NBFLAGS = --flags slow
 test-slow: PYTEST_FLAGS = --runslow

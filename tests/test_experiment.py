@@ -31,8 +31,7 @@ def test_a_failing_cell_does_not_stop_the_others(data, tmp_path):
     cfg = {'name': 'f', 'models': ['xgboost', 'catboost'], 'horizons': [5], 'data': str(data), 'runs_dir': str(tmp_path/'runs'),
            'quick': True, 'model_config': {'catboost': {'min_delta': 0.01}}}  # valid config, fails inside fit
     (tmp_path/'exp.yaml').write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.data.synthetic import tiny_fixture
-from ensemble_research.training.experiment import main; main()', str(tmp_path/'exp.yaml')],
+    r = subprocess.run([sys.executable, '-c', 'from ensemble_research.training.experiment import main; main()', str(tmp_path/'exp.yaml')],
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert 'catboost_h5' in r.stderr and 'no min_delta' in r.stderr and 'catboost_h5.ipynb' in r.stderr
@@ -73,3 +72,14 @@ def test_template_runs_top_to_bottom_with_its_defaults(tmp_path):
     assert len(runs) == 1 and json.loads((runs[0]/'status.json').read_text())['status'] == 'complete'
     outputs = ''.join(str(o) for c in json.loads(out.read_text())['cells'] for o in c.get('outputs', []))
     assert 'always_long' in outputs and 'image/png' in outputs
+
+
+def test_parallel_cells_on_a_fresh_relative_runs_dir(data, tmp_path, monkeypatch):
+    "Two kernels at once: no socket clash, no MLflow migration race on the new store, no chdir of this process."
+    monkeypatch.chdir(tmp_path)
+    cfg = ExperimentConfig.from_dict({'name': 'par', 'models': ['lightgbm', 'xgboost'], 'horizons': [5], 'data': str(data),
+                                      'runs_dir': 'runs', 'quick': True})
+    exp_dir, lb, failed = run_experiment(cfg, parallel=2)
+    assert failed == [], [f['error'] for f in failed]
+    assert Path.cwd() == tmp_path
+    assert sorted(lb['model']) == ['boosting:lightgbm', 'boosting:xgboost', 'reference:always_long', 'reference:majority']

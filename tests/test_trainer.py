@@ -4,7 +4,7 @@ from pathlib import Path
 import mlflow, numpy as np, pandas as pd, pytest
 from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.base import PROB_COLUMNS
-from ensemble_research.training.trainer import Trainer, metrics_from_predictions
+from ensemble_research.training.trainer import Trainer, metrics_from_predictions, mlflow_tracking, tracking_uri
 
 MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
 
@@ -35,7 +35,8 @@ def test_run_directory_is_complete_and_metrics_are_recomputable(name, data, tmp_
     saved = pd.read_parquet(rd/'predictions'/'test_predictions.parquet')
     assert list(saved.columns[:8]) == ['datetime', 'symbol', 'horizon', 'prediction', *PROB_COLUMNS, 'label'][:8]
     assert np.array_equal(load_model(rd/'checkpoints'/'model').predict_proba(t.data['test'].X), saved[list(PROB_COLUMNS)].to_numpy())
-    run = mlflow.get_run(t.mlflow_run_id)
+    with mlflow_tracking(tracking_uri(tmp_path)):
+        run = mlflow.get_run(t.mlflow_run_id)
     assert run.info.status == 'FINISHED' and run.data.tags['horizon'] == '5' and 'val_accuracy' in run.data.metrics
 
 
@@ -52,7 +53,8 @@ def test_failure_marks_run_failed_and_leaves_earlier_runs(data, tmp_path, monkey
     with pytest.raises(RuntimeError, match='injected failure'): t.run_full_pipeline()
     st = json.loads((t.run_dir/'status.json').read_text())
     assert st['status'] == 'failed' and 'injected failure' in st['error'] and t.run_dir != first
-    assert mlflow.get_run(t.mlflow_run_id).info.status == 'FAILED'
+    with mlflow_tracking(tracking_uri(tmp_path)):
+        assert mlflow.get_run(t.mlflow_run_id).info.status == 'FAILED'
     assert _digest(first) == before and json.loads((first/'status.json').read_text())['status'] == 'complete'
 
 
@@ -77,3 +79,16 @@ def test_er_train_bad_arguments(args, msg, data, tmp_path):
 def test_er_train_missing_data_dir(tmp_path):
     r = _er_train('--model', 'lightgbm', '--horizon', '5', '--data', str(tmp_path/'none'), '--runs-dir', str(tmp_path/'runs'))
     assert r.returncode == 2 and 'does not exist' in r.stderr
+
+
+def test_a_run_leaves_mlflow_pointed_where_it_was(data, tmp_path):
+    "MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI: a run must not leave it set for the next run's store."
+    import os
+    before = os.environ.get('MLFLOW_TRACKING_URI')
+    for runs in ('a', 'b'):
+        t = _trainer('lightgbm', data, tmp_path/runs)
+        t.run_full_pipeline()
+        with mlflow_tracking(tracking_uri(tmp_path/runs)):
+            assert mlflow.get_run(t.mlflow_run_id).info.status == 'FINISHED'
+    assert os.environ.get('MLFLOW_TRACKING_URI') == before
+    assert (tmp_path/'a'/'mlflow.db').is_file() and (tmp_path/'b'/'mlflow.db').is_file()

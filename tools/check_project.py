@@ -105,23 +105,112 @@ def readme(write=False):
         sys.exit("README.md differs from nbs/index.ipynb: run `make readme` and commit README.md")
     print("readme: README.md matches nbs/index.ipynb")
 
-def docs():
-    "nbdev's docs preprocessing (Quarto itself is absent here), then each processed notebook rendered to HTML."
+SITE_CSS = """
+body { margin: 0; }
+.er-nav { position: fixed; top: 0; left: 0; bottom: 0; width: 250px; overflow-y: auto; padding: 16px 14px;
+          background: #f6f8fa; border-right: 1px solid #d0d7de; font: 14px/1.5 system-ui, sans-serif; }
+.er-nav h2 { font-size: 16px; margin: 0 0 12px; } .er-nav h3 { font-size: 12px; text-transform: uppercase;
+          color: #57606a; margin: 16px 0 4px; } .er-nav a { display: block; color: #0969da; text-decoration: none;
+          padding: 1px 0; } .er-nav a.current { font-weight: 600; color: #1f2328; }
+.er-page { margin-left: 280px; max-width: 1100px; }
+"""
+
+def _title(nb: dict, stem: str) -> tuple[str, str]:
+    "Title and description from the frontmatter nbdev_proc_nbs writes (a raw cell of YAML)."
+    import yaml
+    for c in nb['cells']:
+        s = ''.join(c['source'])
+        if c['cell_type'] == 'raw' and s.startswith('---'):
+            fm = yaml.safe_load(s.strip().strip('-')) or {}
+            return str(fm.get('title', stem)), str(fm.get('description', ''))
+    return stem, ''
+
+def _section(rel: Path) -> str:
+    if rel.parts[0] == 'tutorials': return 'Tutorials'
+    if rel.stem == 'index': return 'Start'
+    n = int(rel.stem.split('_')[0])
+    return 'Reference: core and data' if n < 10 else 'Reference: models' if n < 20 else 'Reference: training'
+
+def build_site(out: Path) -> list[Path]:
+    "nbdev's docs preprocessing (Quarto itself is absent here), then every page rendered to HTML with a navigation bar."
     from nbdev import quarto
-    import shutil
+    import shutil, nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
     if shutil.which('quarto') is None: quarto._ensure_quarto = lambda: None  # do not let nbdev try to install Quarto
-    quarto.nbdev_proc_nbs.__wrapped__(path=str(NBS))
     proc = ROOT/'_proc'
+    shutil.rmtree(proc, ignore_errors=True)  # pages of renamed or deleted notebooks must not linger
+    quarto.nbdev_proc_nbs.__wrapped__(path=str(NBS))
     nbs = sorted(p for p in proc.rglob('*.ipynb') if not any(q.startswith(('.', '_')) for q in p.relative_to(proc).parts))
-    with tempfile.TemporaryDirectory() as out:
-        for nb in nbs:
-            r = subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'html', '--log-level', 'ERROR', '--output-dir', out, str(nb)],
-                               capture_output=True, text=True)
-            if r.returncode: sys.exit(f"docs: rendering {nb.relative_to(ROOT)} failed:\n{r.stderr[-2000:]}")
-    print(f"docs: {len(nbs)} processed notebooks rendered to HTML")
+    pages = []
+    for p in nbs:
+        rel = p.relative_to(proc)
+        nb = nbformat.read(p, as_version=4)
+        title, desc = _title(nb, rel.stem)
+        for c in nb.cells:  # honour nbdev's `#| echo: false`; drop the directive lines everywhere else
+            if c.cell_type != 'code': continue
+            if re.search(r'^#\|\s*echo:\s*false', c.source, re.M): c.metadata.setdefault('tags', []).append('hide-input')
+            c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|')).strip('\n')
+        nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.startswith('---'))]
+        name = 'index.html' if rel.stem == 'index' else f'{rel.stem}.html'
+        pages.append((rel, name, title, desc, nb))
+    exp = HTMLExporter(template_name='lab')
+    exp.register_preprocessor(TagRemovePreprocessor(remove_input_tags={'hide-input'}), enabled=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob('*.html'): stale.unlink()
+    order = ['Start', 'Tutorials', 'Reference: core and data', 'Reference: models', 'Reference: training']
+    written = []
+    for rel, name, title, desc, nb in pages:
+        links = ''
+        for sec in order:
+            items = [(n, t) for r, n, t, _, _ in pages if _section(r) == sec]
+            links += f'<h3>{sec}</h3>' + ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{t}</a>'
+                                                for n, t in items)
+        body, _ = exp.from_notebook_node(nb, resources={'metadata': {'name': title}})
+        head = f'<h1>{title}</h1>' + (f'<p class="er-desc"><em>{desc}</em></p>' if desc else '')
+        body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + f'<nav class="er-nav"><h2><a href="index.html">'
+                      f'ensemble_research</a></h2>{links}</nav><div class="er-page">{head}', body, count=1)
+        body = body.replace('</body>', '</div></body>').replace('</head>', f'<style>{SITE_CSS}</style></head>')
+        (out/name).write_text(body)
+        written.append(out/name)
+    return written
+
+PAGE_NEEDS = {'index.html': ('table',), '01_quick_start.html': ('table', 'plot')}
+
+def browse(site: Path, shots: Path, pages=PAGE_NEEDS) -> None:
+    "Open pages in headless Chromium: each must render what it needs and no error output; screenshots are kept."
+    browser = shutil_which('chromium') or shutil_which('chromium-browser') or shutil_which('google-chrome')
+    if browser is None: sys.exit("docs: no Chromium found (Debian: apt-get install chromium)")
+    shots.mkdir(parents=True, exist_ok=True)
+    flags = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--disable-dev-shm-usage']
+    marks = {'table': '<table', 'plot': '<img', 'navigation': 'class="er-nav"'}
+    for page, needs in pages.items():
+        url = (site/page).resolve().as_uri()
+        dom = subprocess.run([browser, *flags, '--virtual-time-budget=3000', '--dump-dom', url],
+                             capture_output=True, text=True, timeout=120).stdout
+        problems = [f'no {k}' for k in (*needs, 'navigation') if marks[k] not in dom]
+        if 'data-mime-type="application/vnd.jupyter.stderr"' in dom: problems.append('error or warning output')
+        if problems: sys.exit(f"docs: {page} in Chromium: {', '.join(problems)}")
+        png = shots/page.replace('.html', '.png')
+        subprocess.run([browser, *flags, f'--screenshot={png}', '--window-size=1280,1600', url],
+                       capture_output=True, text=True, timeout=120)
+        if not png.is_file() or png.stat().st_size < 10_000: sys.exit(f"docs: no screenshot of {page} ({png})")
+    print(f"docs: {', '.join(pages)} opened in Chromium (tables, plots, navigation, no errors); screenshots in {shots}")
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+def docs(out=None, check_browser=False):
+    "Build the site into `out` (default _docs/); with `check_browser`, open pages in Chromium and keep screenshots."
+    out = Path(out) if out else ROOT/'_docs'
+    pages = build_site(out)
+    print(f"docs: {len(pages)} pages rendered to {out}")
+    if check_browser: browse(out, out/'screenshots')
 
 if __name__ == '__main__':
     cmd = sys.argv[1] if len(sys.argv) > 1 else ''
     if cmd == 'readme': readme('--write' in sys.argv)
-    elif cmd in ('sync', 'rules', 'docs', 'lint'): globals()[cmd]()
+    elif cmd == 'docs': docs(check_browser='--browse' in sys.argv)
+    elif cmd in ('sync', 'rules', 'lint'): globals()[cmd]()
     else: sys.exit(__doc__)

@@ -4,7 +4,7 @@ Usage: python tools/run_notebooks.py [NOTEBOOK ...]   (default: every notebook u
 Cells flagged `slow` or `gpu` and cells with `#| eval: false` are skipped, as in `nbdev_test`; their outputs are cleared.
 Outputs naming a temporary or machine path are refused: a notebook's outputs must read the same on every machine.
 """
-import json, re, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 from execnb.shell import CaptureShell
 from fastcore.xtras import working_directory
@@ -39,7 +39,8 @@ def run(fn: Path) -> int:
             o.pop('execution_count', None) if o.get('output_type') != 'execute_result' else None
         text = json.dumps(c['outputs'])
         if m := MACHINE_PATH.search(text):
-            sys.exit(f"{fn.relative_to(ROOT)} cell {c.get('id')}: its output names a machine path ({m.group(0)!r}); "
+            sys.exit(f"{fn.relative_to(ROOT)} cell {c.get('id')}: its output names a machine path ({m.group(0)!r}: "
+                     f"{text[max(0, m.start() - 150):m.end() + 100]}); "
                      "show relative paths or names instead")
     fn.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + '\n')
     return sum(bool(c.get('outputs')) for c in raw['cells'] if c['cell_type'] == 'code')
@@ -55,6 +56,7 @@ def notebooks():
     return out
 
 if __name__ == '__main__':
+    os.environ['TQDM_DISABLE'] = '1'  # progress bars are not content, and their timings change on every run
     fns = [Path(a).resolve() for a in sys.argv[1:]] or notebooks()
     for fn in fns:
         print(f"{fn.relative_to(ROOT)}: {run(fn)} cells with output", flush=True)

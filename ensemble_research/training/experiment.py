@@ -4,7 +4,7 @@
 
 # %% ../../nbs/23_training.experiment.ipynb #297353e7
 from __future__ import annotations
-import argparse, dataclasses, importlib.resources, itertools, json, sys
+import argparse, dataclasses, importlib.resources, itertools, json, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
@@ -16,7 +16,14 @@ from ..data.phase1 import load_splits
 from ..core import Settings, param
 from ..models.registry import ModelRegistry
 from .evaluator import flat_report
-from .trainer import new_run_dir, resolve_model_config, tracking_uri
+from ..core import quiet_libraries
+from ensemble_research.training.trainer import (
+    ensure_experiment,
+    mlflow_tracking,
+    new_run_dir,
+    resolve_model_config,
+    tracking_uri,
+)
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'run_experiment', 'main']
@@ -105,6 +112,8 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
     "Execute the template for one cell with papermill; returns the cell with its status, run directory or error."
     import papermill as pm
 
+    # absolute paths only: cells run in threads, and nothing here may depend on the process's working directory
+    exp_dir = Path(exp_dir).resolve()
     nb, res = exp_dir / f"{cell['stem']}.ipynb", exp_dir / f".{cell['stem']}.json"
     params = {
         'model': cell['model'],
@@ -114,23 +123,26 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
         'evaluation': cfg.evaluation,
         'train_options': cfg.train | ({'verbose': True} if verbose else {}),
         'data_dir': str(Path(cfg.data).resolve()),
-        'runs_dir': str(exp_dir.resolve()),
+        'runs_dir': str(exp_dir),
         'experiment_name': cfg.name,
         'tracking_uri': uri,
-        'result_path': str(res.resolve()),
+        'result_path': str(res),
     }
     try:
-        # IPC transport: the kernel talks over local sockets, not unencrypted TCP (and says nothing about it)
-        quiet = {} if verbose else {'config': Config({'KernelManager': {'transport': 'ipc'}})}
-        pm.execute_notebook(
-            str(TEMPLATE),
-            str(nb),
-            parameters=params,
-            cwd=str(exp_dir),
-            progress_bar=False,
-            kernel_name='python3',
-            **quiet,
-        )
+        with tempfile.TemporaryDirectory(prefix='er-') as sock:
+            # IPC transport: the kernel talks over local sockets in a folder of its own (short: socket paths are
+            # limited to about 100 characters), not over unencrypted TCP, and says nothing about it
+            ipc = {'KernelManager': {'transport': 'ipc', 'ip': str(Path(sock) / 'kernel')}}
+            quiet = {} if verbose else {'config': Config(ipc)}
+            pm.execute_notebook(
+                str(TEMPLATE),
+                str(nb),
+                parameters=params,
+                resources={'metadata': {'path': str(exp_dir)}},  # the kernel starts there; papermill's cwd= would
+                progress_bar=False,  # chdir the whole process, which threads running other cells share
+                kernel_name='python3',
+                **quiet,
+            )
         out = json.loads(res.read_text())
         res.unlink()
         return cell | {'status': 'complete', 'notebook': str(nb)} | out
@@ -225,6 +237,8 @@ def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Pa
     cells = expand(cfg)
     root = Path(cfg.runs_dir)
     exp_dir, uri = new_run_dir(root, cfg.name), tracking_uri(root)
+    with mlflow_tracking(uri), quiet_libraries(not verbose):  # create and migrate the store once, before the cells
+        ensure_experiment(cfg.name, uri)
     (exp_dir / 'experiment.json').write_text(
         json.dumps({'config': cfg.to_dict(), 'cells': cells, 'tracking_uri': uri}, indent=1, default=str)
     )

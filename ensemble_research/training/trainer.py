@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21_training.trainer.ipynb #2bb25653
 from __future__ import annotations
-import dataclasses, datetime as _dt, json, os, tempfile, time, traceback
+import contextlib, dataclasses, datetime as _dt, json, os, tempfile, time, traceback
 from pathlib import Path
 import mlflow
 import numpy as np
@@ -38,7 +38,8 @@ from ensemble_research.training.evaluator import (
 
 # %% auto #0
 __all__ = ['TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'metrics_from_predictions', 'plot_confusion',
-           'plot_equity', 'plot_reliability', 'plot_importance', 'plot_learning_curves', 'make_pyfunc', 'tracking_uri']
+           'plot_equity', 'plot_reliability', 'plot_importance', 'plot_learning_curves', 'make_pyfunc',
+           'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
 
 # %% ../../nbs/21_training.trainer.ipynb #f424d141
 @dataclasses.dataclass
@@ -303,7 +304,7 @@ def _plots(run_dir: Path, trainer: Trainer):
     plot_reliability(y, P, d / 'reliability.png')
     if hasattr(trainer.model, 'feature_importance'):
         plot_importance(trainer.model.feature_importance(), d / 'feature_importance.png')
-    else:
+    elif trainer.history.get('train_loss'):  # a model without a per-iteration history has no curves to draw
         plot_learning_curves(trainer.history, d / 'learning_curves.png')
 
 # %% ../../nbs/21_training.trainer.ipynb #a8efdf90
@@ -358,12 +359,23 @@ _PYFUNC_CODE = (
 )
 
 
+@contextlib.contextmanager
+def mlflow_tracking(uri: str):
+    "MLflow pointed at `uri` inside the block only; the URI before it (and MLFLOW_TRACKING_URI) come back after."
+    before = os.environ.get('MLFLOW_TRACKING_URI')  # mlflow.set_tracking_uri writes this variable too, so a run
+    mlflow.set_tracking_uri(uri)  # that left it set would send the next run (another runs_dir) to its own store
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # None unsets it
+
+
 def tracking_uri(runs_dir, configured: str | None = None) -> str:
     "MLFLOW_TRACKING_URI, else the configured URI, else the embedded SQLite store under `runs_dir`."
     return os.environ.get('MLFLOW_TRACKING_URI') or configured or f"sqlite:///{Path(runs_dir).resolve() / 'mlflow.db'}"
 
 
-def _experiment_id(name: str, uri: str) -> str:
+def ensure_experiment(name: str, uri: str) -> str:
     "The MLflow experiment `name`, created when new; with the embedded SQLite store its artifacts go beside it."
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
@@ -415,9 +427,8 @@ def run_full_pipeline(self: Trainer) -> Path:
     }
     (rd / 'config.yaml').write_text(yaml.safe_dump(resolved, sort_keys=False))
     uri = tracking_uri(c.runs_dir, c.tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    with quiet_libraries(not c.verbose):
-        exp_id = _experiment_id(c.experiment, uri)  # creates (migrates) the store on first use
+    with mlflow_tracking(uri), quiet_libraries(not c.verbose):
+        exp_id = ensure_experiment(c.experiment, uri)  # creates (migrates) the store on first use
     klass = type(self.model)
     tags = {
         'model': self.model_name,
@@ -427,7 +438,11 @@ def run_full_pipeline(self: Trainer) -> Path:
         'run_dir': str(rd.resolve()),
     }
     try:
-        with quiet_libraries(not c.verbose), mlflow.start_run(experiment_id=exp_id, run_name=rd.name, tags=tags) as run:
+        with (
+            mlflow_tracking(uri),
+            quiet_libraries(not c.verbose),
+            mlflow.start_run(experiment_id=exp_id, run_name=rd.name, tags=tags) as run,
+        ):
             self.mlflow_run_id = run.info.run_id
             _write_status(rd, 'running', mlflow_run_id=run.info.run_id)
             mlflow.log_params(
