@@ -138,6 +138,8 @@ def build_site(out: Path) -> list[Path]:
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     if shutil.which('quarto') is None: quarto._ensure_quarto = lambda: None  # do not let nbdev try to install Quarto
+    import warnings  # nbdev's heuristic for its own show_doc cells; tutorials import where they use things
+    warnings.filterwarnings('ignore', message='Found cells containing imports and other code')
     proc = ROOT/'_proc'
     shutil.rmtree(proc, ignore_errors=True)  # pages of renamed or deleted notebooks must not linger
     quarto.nbdev_proc_nbs.__wrapped__(path=str(NBS))

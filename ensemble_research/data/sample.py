@@ -208,6 +208,8 @@ def build_sample(
                 H,
             )
         panel[f'label_h{H}'], panel[f'label_fwd_ret_h{H}'] = lab, ret
+    # the bar's own next-bar return (close to next close, same symbol, unscaled): what a marked-to-market book earns
+    panel['label_fwd_ret_h1'] = bars.groupby('symbol')['close'].shift(-1) / bars['close'] - 1
     warm = panel[feats.columns].isna().any(axis=1)
     panel = panel[~warm].reset_index(drop=True)
     splits = chronological_split(panel, fractions, embargo=embargo)
@@ -245,7 +247,7 @@ def build_sample(
 # %% ../../nbs/03_data.sample.ipynb #d06211d7
 def _write_card(out: Path, splits, cols, horizons, dropped, params, seconds) -> dict:
     notes = [
-        'outcome columns (label_h{H}, label_fwd_ret_h{H}) carry the label_ prefix: never features',
+        'outcome columns (label_h{H}, label_fwd_ret_h{H}, label_fwd_ret_h1) carry the label_ prefix: never features',
         'no absolute calendar features (month, year, day of year): in a one-year sample they only identify the split; '
         'the day of the week recurs within train and stays',
     ]

@@ -48,13 +48,15 @@ def format_models() -> str:
 
 RESULT_COLUMNS = [
     'accuracy',
-    'balanced_accuracy',
     'macro_f1',
     'log_loss',
     'sharpe',
-    'win_rate',
+    'sharpe_ci_low',
+    'sharpe_ci_high',
+    'n_bars',
+    'psr',
     'max_drawdown',
-    'n_trades',
+    'mean_ic',
 ]
 
 
@@ -63,8 +65,12 @@ def format_result(t: Trainer) -> str:
     n = ', '.join(f"{s} {k:,}" for s, k in t.metrics['n_samples'].items())
     tab = metrics_table(t.metrics).reindex(columns=RESULT_COLUMNS)
     lines = [f"{t.model_name} h{t.config.horizon}: {n} samples", '', tab.to_string(float_format='{:.4f}'.format)]
-    if 'skipped' in t.metrics['test']['model']['trading']:
-        lines.append(f"trading metrics skipped: {t.metrics['test']['model']['trading']['skipped']}")
+    for s in ('val', 'test'):
+        tr = t.metrics[s]['model']['trading']
+        if 'skipped' in tr:
+            lines.append(f"{s}: trading metrics skipped: {tr['skipped']}")
+        elif 'note' in tr:
+            lines.append(f"{s}: {tr['note']} ({tr['method']} book)")
     lines += [
         f"\nrun directory: {t.run_dir}",
         f"mlflow run: {t.mlflow_run_id} "

@@ -15,7 +15,7 @@ from ..core import ConfigError, cli_errors, read_yaml, shipped_config
 from ..data.phase1 import load_splits
 from ..core import Settings, param
 from ..models.registry import ModelRegistry
-from .evaluator import flat_report
+from .evaluator import deflated_sharpe, flat_report
 from ..core import quiet_libraries
 from ensemble_research.training.trainer import (
     ensure_experiment,
@@ -41,6 +41,15 @@ _METRICS = (
     'profit_factor',
     'max_drawdown',
     'n_trades',
+    'n_bars',
+    'sharpe_ci_low',
+    'sharpe_ci_high',
+    'psr',
+    'sharpe_per_bar',
+    'skew',
+    'kurtosis',
+    'mean_ic',
+    'icir',
 )
 
 
@@ -74,10 +83,13 @@ def load_experiment(config) -> ExperimentConfig:
 def expand(cfg: ExperimentConfig) -> list[dict]:
     "The cells of the grid, checked up front: every model available, every horizon in the data, every config valid."
     split, metric = cfg.rank_by.split('_', 1) if '_' in cfg.rank_by else ('', '')
-    if split not in ('val', 'test') or metric not in _METRICS:
+    if split == 'test':
         raise ConfigError(
-            f"rank_by must be {{val|test}}_{{metric}} with metric one of {list(_METRICS)}, got {cfg.rank_by!r}"
+            f"rank_by {cfg.rank_by!r} would choose models on test: test is for the final report of the model you "
+            f"pick, never for choosing; rank on val_{metric} instead"
         )
+    if split != 'val' or metric not in _METRICS:
+        raise ConfigError(f"rank_by must be val_{{metric}} with metric one of {list(_METRICS)}, got {cfg.rank_by!r}")
     sp = load_splits(cfg.data)
     names = (
         [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
@@ -195,6 +207,20 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
         ['is_reference', 'horizon', rank_by], ascending=[True, True, asc], na_position='last'
     ).reset_index(drop=True)
     out['rank'] = np.where(out['is_reference'], np.nan, out.groupby(['horizon', 'is_reference']).cumcount() + 1)
+    return _deflate(out, df)
+
+
+def _deflate(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    "Each horizon's best model gets the deflated Sharpe ratio of its val book, given the models tried at that horizon."
+    out['val_deflated_sharpe'] = np.nan
+    for h, d in out[~out['is_reference']].groupby('horizon'):
+        best = d.index[0]
+        trials = runs[(runs['horizon'] == h) & ~runs['model'].str.startswith('reference:')]['val_sharpe_per_bar']
+        b = out.loc[best]
+        if np.isfinite(b['val_sharpe_per_bar']):
+            out.loc[best, 'val_deflated_sharpe'] = deflated_sharpe(
+                b['val_sharpe_per_bar'], int(b['val_n_bars']), b['val_skew'], b['val_kurtosis'], trials
+            )
     return out
 
 # %% ../../nbs/23_training.experiment.ipynb #2139a000
@@ -205,17 +231,32 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     import matplotlib.pyplot as plt
 
     lb.to_parquet(exp_dir / 'leaderboard.parquet', index=False)
-    show = ['rank', 'model', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [
-        c
-        for c in ('val_accuracy', 'test_accuracy', 'test_macro_f1', 'test_sharpe', 'test_max_drawdown')
-        if c != rank_by
-    ]
+    extra = (
+        'val_accuracy',
+        'val_mean_ic',
+        'val_sharpe',
+        'val_n_bars',
+        'val_psr',
+        'val_deflated_sharpe',
+        'test_accuracy',
+        'test_macro_f1',
+        'test_mean_ic',
+        'test_sharpe',
+        'test_sharpe_ci_low',
+        'test_sharpe_ci_high',
+        'test_n_bars',
+        'test_max_drawdown',
+    )
+    show = ['rank', 'model', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [c for c in extra if c != rank_by]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
     md = (
         f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n"
-        + t.to_markdown(index=False, floatfmt='.4f')
-        + '\n'
+        "Validation chose each model's stopping point and ranks the models here, so val figures are optimistic; "
+        "test is for the final report of the model you pick. Sharpe ratios come from a book marked to market per bar "
+        "(n_bars behind each; the test interval is a 95% stationary-bootstrap one); psr is the probability that the "
+        "true Sharpe is above zero, and val_deflated_sharpe discounts the best model for the number tried. "
+        "mean_ic is the mean per-datetime Spearman IC.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n'
     )
     (exp_dir / 'leaderboard.md').write_text(md)
     fig, axes = plt.subplots(1, lb['horizon'].nunique(), figsize=(5 * lb['horizon'].nunique(), 4), squeeze=False)

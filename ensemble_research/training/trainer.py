@@ -29,17 +29,18 @@ from ..models.registry import ModelRegistry
 from matplotlib.figure import Figure
 from ensemble_research.training.evaluator import (
     EvalConfig,
+    book,
     calibration_bins,
     class_prior,
-    equity_curve,
     evaluate_with_references,
     flat_report,
+    positions,
 )
 
 # %% auto #0
-__all__ = ['TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'metrics_from_predictions', 'plot_confusion',
-           'plot_equity', 'plot_reliability', 'plot_importance', 'plot_learning_curves', 'make_pyfunc',
-           'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
+__all__ = ['TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars', 'metrics_from_predictions',
+           'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance',
+           'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
 
 # %% ../../nbs/21_training.trainer.ipynb #f424d141
 @dataclasses.dataclass
@@ -185,8 +186,11 @@ class Trainer:
             df = pred.to_dataframe().assign(label=ds.y)
             if ds.fwd_returns is not None:
                 df['fwd_ret'] = ds.fwd_returns
+            bars = split_bars(self.splits[s])
             if self.run_dir is not None:
                 df.to_parquet(self.run_dir / 'predictions' / f'{s}_predictions.parquet', index=False)
+                if bars is not None:  # what the book needs, so that metrics.json can be recomputed from the run alone
+                    bars.to_parquet(self.run_dir / 'predictions' / f'{s}_bars.parquet', index=False)
             out[s] = evaluate_with_references(
                 ds.y,
                 pred.probabilities,
@@ -196,6 +200,7 @@ class Trainer:
                 ds.metadata['symbol'].to_numpy(),
                 self.config.horizon,
                 self.eval_config,
+                bars,
             )
         self.metrics = out | {
             'train_class_prior': prior.tolist(),
@@ -206,6 +211,13 @@ class Trainer:
         return self.metrics
 
 # %% ../../nbs/21_training.trainer.ipynb #9657b00d
+def split_bars(frame: pd.DataFrame) -> pd.DataFrame | None:
+    "Every bar of a split with its own next-bar return (`label_fwd_ret_h1`), as the book needs it; None without it."
+    if 'label_fwd_ret_h1' not in frame.columns:
+        return None
+    return frame[['datetime', 'symbol', 'label_fwd_ret_h1']].rename(columns={'label_fwd_ret_h1': 'ret'})
+
+
 def metrics_from_predictions(run_dir) -> dict:
     "Recompute a run's metrics from its saved predictions, config and train prior: checks that metrics.json is honest."
     run_dir = Path(run_dir)
@@ -214,6 +226,8 @@ def metrics_from_predictions(run_dir) -> dict:
     cfg, horizon, out = EvalConfig.from_dict(conf['evaluation']), conf['train']['horizon'], {}
     for s in ('val', 'test'):
         df = pd.read_parquet(run_dir / 'predictions' / f'{s}_predictions.parquet')
+        bars_file = run_dir / 'predictions' / f'{s}_bars.parquet'
+        bars = pd.read_parquet(bars_file) if bars_file.is_file() else None
         out[s] = evaluate_with_references(
             df['label'].to_numpy(),
             df[list(PROB_COLUMNS)].to_numpy(),
@@ -223,6 +237,7 @@ def metrics_from_predictions(run_dir) -> dict:
             df['symbol'].to_numpy(),
             horizon,
             cfg,
+            bars,
         )
     return out
 
@@ -246,14 +261,24 @@ def plot_confusion(cm, title: str, path):
     _save(fig, path)
 
 
-def plot_equity(eq: pd.Series, title: str, path):
-    "The equity curve over its drawdown."
-    fig = Figure(figsize=(7, 5))
-    a1, a2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    a1.plot(eq.index, eq.values)
-    a1.set(title=title, ylabel='equity')
-    a2.fill_between(eq.index, -(1 - eq / eq.cummax()).values, color='tab:red')
-    a2.set(ylabel='drawdown')
+def plot_equity(curves: dict, title: str, path):
+    "Equity curves (name -> per-bar returns) of the book and its references, compounded."
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    for name, r in curves.items():
+        ax.plot(r.index, (1 + r).cumprod().values, label=name)
+    ax.set(title=title, ylabel='equity')
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_drawdown(r: pd.Series, title: str, path):
+    "The book's drawdown from its running peak."
+    eq = (1 + r).cumprod()
+    fig = Figure(figsize=(7, 2.5))
+    ax = fig.subplots()
+    ax.fill_between(eq.index, -(1 - eq / eq.cummax()).values, color='tab:red')
+    ax.set(title=title, ylabel='drawdown')
     _save(fig, path)
 
 
@@ -298,9 +323,13 @@ def _plots(run_dir: Path, trainer: Trainer):
     cm = trainer.metrics['test']['model']['classification']['confusion_matrix']
     plot_confusion(cm, f'{name} h{H}: test confusion', d / 'confusion_matrix.png')
     if 'fwd_ret' in df:
-        eq = equity_curve(P, df['fwd_ret'], df['datetime'], H, trainer.eval_config)
-        title = f'{name} h{H}: test equity (costs {trainer.eval_config.cost_bps} bps/side)'
-        plot_equity(eq, title, d / 'equity_curve.png')
+        cfg, bars = trainer.eval_config, split_bars(trainer.splits['test'])
+        args = (df['fwd_ret'].to_numpy(), df['datetime'].to_numpy(), df['symbol'].to_numpy(), H, cfg, bars)
+        r, method, _ = book(positions(P, cfg), *args)
+        ref = book(np.ones(len(df), int), *args)[0]
+        title = f'{name} h{H}: test book ({method}, costs {cfg.cost_bps} bps)'
+        plot_equity({name: r, 'always long': ref}, title, d / 'equity_curve.png')
+        plot_drawdown(r, f'{name} h{H}: test drawdown', d / 'drawdown.png')
     plot_reliability(y, P, d / 'reliability.png')
     if hasattr(trainer.model, 'feature_importance'):
         plot_importance(trainer.model.feature_importance(), d / 'feature_importance.png')
