@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 $(STAMP): settings.ini setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e ".[dev]" -c constraints.txt  # no setuptools chatter
 	@touch $(STAMP)
 
 install: $(STAMP)

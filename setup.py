@@ -9,7 +9,7 @@ cfg = config['DEFAULT']
 for key in 'version description keywords author author_email'.split():
     if key not in cfg: raise KeyError(f'settings.ini: missing key {key!r}')
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # an SPDX expression: License classifiers are deprecated
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
 lic = licenses[cfg['license'].lower()]
 requirements = shlex.split(cfg.get('requirements', ''))
@@ -18,18 +18,19 @@ min_python = cfg['min_python']
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license=lic[0],
+    license=lic,
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'],
-        'License :: ' + lic[1],
         'Natural Language :: ' + cfg['language'],
         'Programming Language :: Python :: ' + min_python,
     ],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=['ensemble_research', 'ensemble_research.*']),
+    # the data folders (configs, the template) are namespace packages holding only package data
+    packages=setuptools.find_namespace_packages(include=['ensemble_research', 'ensemble_research.*']),
     include_package_data=True,
-    package_data={'ensemble_research': ['config/models/*.yaml', 'config/experiments/*.yaml', 'templates/*.ipynb']},
+    package_data={'ensemble_research.config.models': ['*.yaml'], 'ensemble_research.config.experiments': ['*.yaml'],
+                  'ensemble_research.templates': ['*.ipynb']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

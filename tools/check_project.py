@@ -3,7 +3,7 @@
 Usage: python tools/check_project.py sync|rules|lint|readme [--write]|docs
 Each check exits non-zero with a message naming the files at fault.
 """
-import hashlib, json, re, subprocess, sys, tempfile
+import hashlib, json, os, re, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +140,7 @@ def build_site(out: Path) -> list[Path]:
     if shutil.which('quarto') is None: quarto._ensure_quarto = lambda: None  # do not let nbdev try to install Quarto
     import warnings  # nbdev's heuristic for its own show_doc cells; tutorials import where they use things
     warnings.filterwarnings('ignore', message='Found cells containing imports and other code')
+    os.environ['PYTHONWARNINGS'] = 'ignore:Found cells containing imports'  # nbdev runs notebooks in workers
     proc = ROOT/'_proc'
     shutil.rmtree(proc, ignore_errors=True)  # pages of renamed or deleted notebooks must not linger
     quarto.nbdev_proc_nbs.__wrapped__(path=str(NBS))

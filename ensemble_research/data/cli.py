@@ -31,6 +31,7 @@ def format_summary(summary: dict, features: list, path) -> str:
     lines.append(
         "gap between splits, in bars (smallest over symbols): "
         + ', '.join(f"{k} {v}" for k, v in summary['gaps_bars'].items())
+        + f" (counted in {summary.get('gaps_counted_in', 'bars')})"
     )
     if summary.get('sorted'):
         lines.append(f"note: rows of {summary['sorted']} were not sorted; sorted by (symbol, datetime)")

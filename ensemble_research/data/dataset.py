@@ -67,7 +67,7 @@ class TimeSeriesDataset:
         codes = pd.factorize(frame['symbol'])[0]  # in order of appearance: each symbol's rows must form one block
         new_sym = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
         if (np.diff(codes) < 0).any() or (
-            ~new_sym[1:] & (np.diff(frame['datetime'].to_numpy()) <= np.timedelta64(0))
+            ~new_sym[1:] & (frame['datetime'].diff().iloc[1:] <= pd.Timedelta(0)).to_numpy()  # tz-aware too
         ).any():
             raise DataError(
                 "rows must be grouped by symbol and strictly increasing in datetime within each symbol; "
@@ -90,6 +90,12 @@ class TimeSeriesDataset:
         r = f'label_fwd_ret_h{horizon}'
         self.fwd_returns = frame[r].to_numpy(np.float64)[ends] if r in frame.columns else None
         self.metadata = frame[['datetime', 'symbol']].iloc[ends].reset_index(drop=True)
+        # labeled rows of this split without a full window (too little history before them): named, not hidden
+        labeled = np.flatnonzero(~np.isnan(y) & ~ctx)
+        self.unscored = frame[['datetime', 'symbol']].iloc[np.setdiff1d(labeled, ends)].reset_index(drop=True)
+        # windows that reach into the previous split's rows (context_from_previous): they span the purge gap
+        seen = np.r_[0, np.cumsum(ctx)]
+        self.n_stitched = int(((seen[ends + 1] - seen[ends + 1 - L]) > 0).sum())
 
     @classmethod
     def from_splits(

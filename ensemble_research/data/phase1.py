@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_data.phase1.ipynb #818af1be
 from __future__ import annotations
-import re
+import json, re
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,8 @@ from ..core import DataError, closest
 
 # %% auto #0
 __all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'OUTCOME_WORDS', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of',
-           'is_reserved', 'looks_like_outcome', 'bar_gap', 'bar_frequency', 'Splits', 'load_splits']
+           'is_reserved', 'looks_like_outcome', 'session_template', 'market_calendar', 'bars_between', 'bar_frequency',
+           'Splits', 'load_splits']
 
 # %% ../../nbs/01_data.phase1.ipynb #bbfbc061
 SPLITS = ('train', 'val', 'test')
@@ -132,12 +133,32 @@ def _check_duplicates(df, fname):
         raise DataError(f"{fname} has duplicate (symbol, datetime) rows: {_where(df, dup, fname)}")
 
 # %% ../../nbs/01_data.phase1.ipynb #8d7bdeda
-def bar_gap(before: pd.Timestamp, after: pd.Timestamp, interval: pd.Timedelta, business_days: bool) -> int:
-    "Number of bars strictly between bar `before` and bar `after`."
-    if business_days:
-        b, a = (np.datetime64(t.tz_localize(None) if t.tzinfo else t, 'D') for t in (before, after))
-        return int(np.busday_count(b, a)) - 1
-    return int(round((after - before) / interval)) - 1
+def session_template(dt) -> dict:
+    "The market's weekly session template, learned from bar times: for each weekday, the times of day with bars."
+    t = pd.Series(pd.DatetimeIndex(dt))
+    tod = t - t.dt.normalize()
+    return {int(wd): sorted(set(g)) for wd, g in tod.groupby(t.dt.day_of_week.to_numpy())}
+
+
+def market_calendar(name: str):
+    "An exchange calendar from `exchange-calendars` by its code (XNYS, XLON ...); an unknown code lists the close ones."
+    import exchange_calendars as xcals
+
+    names = xcals.get_calendar_names(include_aliases=True)
+    if name not in names:
+        raise DataError(f"unknown exchange calendar {name!r}{closest(name, names)} (codes such as XNYS, XLON, XTKS)")
+    return xcals.get_calendar(name)
+
+
+def bars_between(before: pd.Timestamp, after: pd.Timestamp, template: dict, calendar=None) -> int:
+    "Bars strictly between two bar times: the template's slots on every day, only sessions when a calendar is given."
+    days = pd.date_range(before.normalize(), after.normalize(), freq='D')
+    if calendar is not None:
+        naive = days.tz_localize(None) if days.tz is not None else days
+        lo, hi = max(naive[0], calendar.first_session), min(naive[-1], calendar.last_session)
+        open_ = set(calendar.sessions_in_range(lo, hi).date) if lo <= hi else set()
+        days = [d for d, n in zip(days, naive) if n.date() in open_]
+    return sum(before < d + tod < after for d in days for tod in template.get(d.day_of_week, ()))
 
 
 def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
@@ -147,13 +168,24 @@ def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
     return iv, bool(iv == pd.Timedelta(days=1) and (dt.dt.day_of_week < 5).all())
 
 # %% ../../nbs/01_data.phase1.ipynb #043de5ca
-def _check_boundaries(frames: dict, max_h: int, gap_policy: str) -> dict:
-    "Per-symbol order and purge gap between consecutive splits; returns the smallest gap per boundary."
-    allf = pd.concat([f[['symbol', 'datetime']] for f in frames.values()], ignore_index=True).sort_values(
-        ['symbol', 'datetime']
-    )
-    freq = {s: bar_frequency(g['datetime']) for s, g in allf.groupby('symbol', sort=False)}
-    gaps = {}
+def _check_label_ends(frames: dict, a: str, b: str, first: pd.Series):
+    "Exact purge check where Phase 1 gives label end times: every label of split `a` ends before `b` begins."
+    for col in [c for c in frames[a].columns if re.match(r'^label_end_h\d+$', str(c))]:
+        ends = pd.to_datetime(frames[a][col]).groupby(frames[a]['symbol']).max().dropna()
+        both = ends.index.intersection(first.index)
+        late = [s for s in both if ends[s] >= first[s]]
+        if late:
+            s = late[0]
+            raise DataError(
+                f"{col} of split {a} reaches into {b} for {len(late)} symbol(s), first {s!r}: a label ends "
+                f"{ends[s]}, {b} starts {first[s]}; purge those rows in Phase 1"
+            )
+
+
+def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) -> dict:
+    "Per-symbol order and purge gap between consecutive splits, in bars of the market's calendar; smallest gaps."
+    template = session_template(pd.concat([f['datetime'] for f in frames.values()], ignore_index=True))
+    gaps, counted = {}, {}
     for a, b in zip(SPLITS, SPLITS[1:]):
         last = frames[a].groupby('symbol')['datetime'].max()
         first = frames[b].groupby('symbol')['datetime'].min()
@@ -165,7 +197,19 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str) -> dict:
                 f"splits {a} and {b} overlap in time for {len(over)} symbol(s), first {s!r}: "
                 f"{a} ends {last[s]}, {b} starts {first[s]} ({a} must end before {b} starts)"
             )
-        g = {s: bar_gap(last[s], first[s], *freq[s]) for s in both}
+        # the next split may open with unlabeled context rows (the purged bars, features only): the gap that
+        # matters runs to its first labeled row, where its own outcomes start
+        fb = frames[b]
+        labeled = fb[[c for c in fb.columns if _LABEL_RE.match(str(c))]].notna().any(axis=1)
+        first = fb[labeled].groupby('symbol')['datetime'].min()
+        both = last.index.intersection(first.index)
+        _check_label_ends(frames, a, b, first)
+        for s in both:  # symbols mostly share their boundary times: count each pair once
+            counted.setdefault((last[s], first[s]), None)
+        for k in counted:
+            if counted[k] is None:
+                counted[k] = bars_between(*k, template, calendar)
+        g = {s: counted[(last[s], first[s])] for s in both}
         short = {s: n for s, n in g.items() if n < max_h}
         if short and gap_policy == 'raise':
             s = next(iter(short))
@@ -236,6 +280,7 @@ def load_splits(
     allow_outcome_names=(),  # features whose names look like outcomes but are not (see the contract)
     nan_policy: str = 'raise',  # 'raise' on NaN features, or 'drop' those rows
     gap_policy: str = 'raise',  # 'raise' when a split gap is shorter than the largest horizon, or 'ignore'
+    calendar: str | None = None,  # exchange calendar code (XNYS ...) to count the gap in; default: data_card.json's
 ) -> Splits:
     "Load and validate the three Phase-1 splits; features come back as float32, rows sorted by (symbol, datetime)."
     if nan_policy not in ('raise', 'drop'):
@@ -245,6 +290,10 @@ def load_splits(
     path = Path(path)
     if not path.is_dir():
         raise DataError(f"data directory {path} does not exist; build the sample with `er_data sample --out {path}`")
+    card = path / 'data_card.json'
+    if calendar is None and card.is_file():  # Phase 1 may name the market's calendar on its data card
+        calendar = json.loads(card.read_text()).get('calendar')
+    cal = None if calendar is None else market_calendar(calendar)
     frames, feats, notes = {}, {}, {'sorted': [], 'nan_rows_dropped': {}}
     for s in SPLITS:
         df, fname = _read(path, s), split_file(path, s).name
@@ -289,8 +338,9 @@ def load_splits(
     if len(set(tz.values())) > 1:
         raise DataError(f"splits use different time zones for 'datetime': {tz}; convert them to one in Phase 1")
     horizons = hs['train']
-    gaps = _check_boundaries(frames, max(horizons), gap_policy)
-    summary = _summary(frames, ref, horizons) | {'gaps_bars': gaps} | notes
+    gaps = _check_boundaries(frames, max(horizons), gap_policy, cal)
+    counted_in = calendar or 'the weekly session template learned from the data'
+    summary = _summary(frames, ref, horizons) | {'gaps_bars': gaps, 'gaps_counted_in': counted_in} | notes
     out = Splits(frames['train'], frames['val'], frames['test'], ref, horizons, summary, path)
     if horizon is not None:
         out.check_horizon(horizon)

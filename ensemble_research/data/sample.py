@@ -212,7 +212,7 @@ def build_sample(
     panel['label_fwd_ret_h1'] = bars.groupby('symbol')['close'].shift(-1) / bars['close'] - 1
     warm = panel[feats.columns].isna().any(axis=1)
     panel = panel[~warm].reset_index(drop=True)
-    splits = chronological_split(panel, fractions, embargo=embargo)
+    splits = chronological_split(panel, fractions, embargo=embargo, keep_context=True)
     cols = list(feats.columns)
     mu, sd = splits['train'][cols].mean(), splits['train'][cols].std().replace(0, 1.0)
     for s in SPLITS:
@@ -253,6 +253,7 @@ def _write_card(out: Path, splits, cols, horizons, dropped, params, seconds) -> 
     ]
     card = {
         'notes': notes,
+        'calendar': 'XNYS',  # load_splits counts the purge gap in NYSE sessions
         'source': {
             'package': SOURCE_DIST,
             'version': importlib.metadata.version(SOURCE_DIST),

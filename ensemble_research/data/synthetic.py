@@ -60,9 +60,13 @@ def planted_panel(
 
 # %% ../../nbs/02_data.synthetic.ipynb #53f6ada6
 def chronological_split(
-    panel: pd.DataFrame, fractions=(0.7, 0.15, 0.15), embargo: int = 0, gap: int | None = None
+    panel: pd.DataFrame,
+    fractions=(0.7, 0.15, 0.15),
+    embargo: int = 0,
+    gap: int | None = None,
+    keep_context: bool = False,  # keep the gap's rows at the head of val and test, features only (labels NaN)
 ) -> dict:
-    "Split a panel by time into train, val and test, dropping `gap` bars (default: largest horizon + embargo) between."
+    "Split a panel by time into train, val and test with `gap` bars (default: largest horizon + embargo) between."
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
         raise DataError(f"fractions must be three positive numbers summing to 1, got {fractions}")
     gap = max(horizons_of(panel.columns), default=0) + embargo if gap is None else gap
@@ -73,10 +77,13 @@ def chronological_split(
     edges = [(0, a), (a + gap, b), (b + gap, len(cal))]
     if min(e - s for s, e in edges) < 1:
         raise DataError(f"{len(cal)} bars are too few for a {fractions} split with gaps of {gap} bars")
-    return {
-        name: panel[panel['datetime'].between(cal[s], cal[e - 1])].reset_index(drop=True)
-        for name, (s, e) in zip(SPLITS, edges)
-    }
+    out = {name: panel[panel['datetime'].between(cal[s], cal[e - 1])] for name, (s, e) in zip(SPLITS, edges)}
+    if keep_context and gap:  # the purged bars open val and test as context: their features, never their outcomes
+        labels = [c for c in panel.columns if str(c).startswith('label_')]
+        for name, s in (('val', a), ('test', b)):
+            ctx = panel[panel['datetime'].between(cal[s], cal[s + gap - 1])].assign(**{c: np.nan for c in labels})
+            out[name] = pd.concat([ctx, out[name]])
+    return {k: v.sort_values(['symbol', 'datetime'], kind='stable').reset_index(drop=True) for k, v in out.items()}
 
 
 def write_splits(frames: dict, path) -> Path:

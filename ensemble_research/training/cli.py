@@ -71,7 +71,16 @@ def format_result(t: Trainer) -> str:
             lines.append(f"{s}: trading metrics skipped: {tr['skipped']}")
         elif 'note' in tr:
             lines.append(f"{s}: {tr['note']} ({tr['method']} book)")
+        cov = t.metrics['coverage'][s]
+        if cov['unscored']:
+            lines.append(
+                f"{s}: {cov['unscored']} labeled rows have no full window for this model (listed in "
+                f"predictions/{s}_unscored.parquet); its metrics leave them out"
+            )
+        if cov['stitched']:
+            lines.append(f"{s}: {cov['stitched']} windows open with the previous split's rows, across the purge gap")
     lines += [
+        f"note: {t.metrics['selection']}",
         f"\nrun directory: {t.run_dir}",
         f"mlflow run: {t.mlflow_run_id} "
         f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})",

@@ -38,9 +38,10 @@ from ensemble_research.training.evaluator import (
 )
 
 # %% auto #0
-__all__ = ['TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars', 'metrics_from_predictions',
-           'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance',
-           'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
+__all__ = ['SELECTION_NOTE', 'TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars',
+           'metrics_from_predictions', 'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability',
+           'plot_importance', 'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri',
+           'ensure_experiment']
 
 # %% ../../nbs/21_training.trainer.ipynb #f424d141
 @dataclasses.dataclass
@@ -191,6 +192,8 @@ class Trainer:
                 df.to_parquet(self.run_dir / 'predictions' / f'{s}_predictions.parquet', index=False)
                 if bars is not None:  # what the book needs, so that metrics.json can be recomputed from the run alone
                     bars.to_parquet(self.run_dir / 'predictions' / f'{s}_bars.parquet', index=False)
+                if len(ds.unscored):  # labeled rows this model has no full window for: named, never hidden
+                    ds.unscored.to_parquet(self.run_dir / 'predictions' / f'{s}_unscored.parquet', index=False)
             out[s] = evaluate_with_references(
                 ds.y,
                 pred.probabilities,
@@ -205,12 +208,21 @@ class Trainer:
         self.metrics = out | {
             'train_class_prior': prior.tolist(),
             'n_samples': {s: len(d) for s, d in self.data.items()},
+            # like with like: every model at a horizon should score the same rows; these say where one does not
+            'coverage': {s: {'unscored': len(d.unscored), 'stitched': d.n_stitched} for s, d in self.data.items()},
+            'selection': SELECTION_NOTE,
             'fit_seconds': getattr(self, 'fit_seconds', None),
             'best_iteration': self.history.get('best_iteration'),
         }
         return self.metrics
 
 # %% ../../nbs/21_training.trainer.ipynb #9657b00d
+SELECTION_NOTE = (
+    'validation drove early stopping (and CatBoost use_best_model), so val metrics are optimistic; '
+    'test is for the final report of the model you pick, never for choosing'
+)
+
+
 def split_bars(frame: pd.DataFrame) -> pd.DataFrame | None:
     "Every bar of a split with its own next-bar return (`label_fwd_ret_h1`), as the book needs it; None without it."
     if 'label_fwd_ret_h1' not in frame.columns:
