@@ -148,8 +148,10 @@ def deflated_sharpe(sr: float, n: int, skew: float, kurt: float, trial_srs) -> f
 
 
 def _sharpe(r, ppy):
-    sd = np.std(r, ddof=1)
-    return float(np.mean(r) / sd * np.sqrt(ppy)) if len(r) > 1 and sd > 0 else float('nan')
+    "empyrical's annualised Sharpe ratio; NaN for fewer than two bars or a flat book."
+    r = np.asarray(r, float)
+    flat = len(r) < 2 or np.std(r, ddof=1) == 0
+    return float('nan') if flat else float(ep.sharpe_ratio(r, annualization=ppy))
 
 
 def book_stats(r: pd.Series, periods_per_year: float, reps: int = 1000, seed: int = 0) -> dict:
