@@ -15,7 +15,7 @@ from ..core import DataError, closest
 # %% auto #0
 __all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'OUTCOME_WORDS', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of',
            'is_reserved', 'looks_like_outcome', 'session_template', 'market_calendar', 'bars_between', 'bar_frequency',
-           'Splits', 'load_splits']
+           'starts_after', 'Splits', 'load_splits']
 
 # %% ../../nbs/01_data.phase1.ipynb #bbfbc061
 SPLITS = ('train', 'val', 'test')
@@ -168,6 +168,14 @@ def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
     return iv, bool(iv == pd.Timedelta(days=1) and (dt.dt.day_of_week < 5).all())
 
 # %% ../../nbs/01_data.phase1.ipynb #043de5ca
+def starts_after(earlier: pd.DataFrame, later: pd.DataFrame) -> tuple[pd.Series, pd.Series, list]:
+    "Per symbol in both: `earlier`'s last datetime, `later`'s first, and the symbols where later does not start after."
+    last = pd.to_datetime(earlier['datetime']).groupby(earlier['symbol'].to_numpy()).max()
+    first = pd.to_datetime(later['datetime']).groupby(later['symbol'].to_numpy()).min()
+    both = last.index.intersection(first.index)
+    return last, first, [s for s in both if first[s] <= last[s]]
+
+
 def _check_label_ends(frames: dict, a: str, b: str, first: pd.Series):
     "Exact purge check where Phase 1 gives label end times: every label of split `a` ends before `b` begins."
     for col in [c for c in frames[a].columns if re.match(r'^label_end_h\d+$', str(c))]:
@@ -187,10 +195,7 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
     template = session_template(pd.concat([f['datetime'] for f in frames.values()], ignore_index=True))
     gaps, counted = {}, {}
     for a, b in zip(SPLITS, SPLITS[1:]):
-        last = frames[a].groupby('symbol')['datetime'].max()
-        first = frames[b].groupby('symbol')['datetime'].min()
-        both = last.index.intersection(first.index)
-        over = [s for s in both if first[s] <= last[s]]
+        last, first, over = starts_after(frames[a], frames[b])
         if over:
             s = over[0]
             raise DataError(

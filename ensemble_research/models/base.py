@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from ..core import ConfigError, ModelError, Settings, package_versions, param
+from ..data.phase1 import starts_after
 
 # %% auto #0
 __all__ = ['CLASSES', 'PROB_COLUMNS', 'encode_labels', 'decode_labels', 'ModelConfig', 'PredictionOutput', 'instance_or_class',
@@ -283,10 +284,7 @@ def _span(md) -> dict:
 
 def _check_order(md_train, md_val):
     "Validation rows of each symbol must come after that symbol's training rows."
-    last = md_train.assign(datetime=pd.to_datetime(md_train['datetime'])).groupby('symbol')['datetime'].max()
-    first = md_val.assign(datetime=pd.to_datetime(md_val['datetime'])).groupby('symbol')['datetime'].min()
-    both = last.index.intersection(first.index)
-    bad = [s for s in both if first[s] <= last[s]]
+    last, first, bad = starts_after(md_train, md_val)
     if bad:
         s = bad[0]
         raise ModelError(
