@@ -113,6 +113,7 @@ body { margin: 0; }
           color: #57606a; margin: 16px 0 4px; } .er-nav a { display: block; color: #0969da; text-decoration: none;
           padding: 1px 0; } .er-nav a.current { font-weight: 600; color: #1f2328; }
 .er-page { margin-left: 280px; max-width: 1100px; }
+.jp-InputPrompt, .jp-OutputPrompt { display: none; }
 """
 
 def _title(nb: dict, stem: str) -> tuple[str, str]:
@@ -155,6 +156,12 @@ def build_site(out: Path) -> list[Path]:
             if re.search(r'^#\|\s*echo:\s*false', c.source, re.M): c.metadata.setdefault('tags', []).append('hide-input')
             c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|')).strip('\n')
         nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.startswith('---'))]
+        for c in nb.cells:  # show_doc writes Quarto's markdown: drop its attribute blocks and the placeholder source link
+            for o in c.get('outputs', []):
+                md = o.get('data', {}).get('text/markdown')
+                if md:
+                    md = re.sub(r'\[source\]\([^)]*\)\{[^}]*\}\s*', '', ''.join(md))
+                    o['data']['text/markdown'] = re.sub(r'^---\s*', '', md)
         name = 'index.html' if rel.stem == 'index' else f'{rel.stem}.html'
         pages.append((rel, name, title, desc, nb))
     exp = HTMLExporter(template_name='lab')
