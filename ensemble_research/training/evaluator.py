@@ -104,24 +104,38 @@ def positions(P, cfg: EvalConfig) -> np.ndarray:
     return np.where(long, 1, np.where(short, -1, 0))
 
 # %% ../../nbs/20_training.evaluator.ipynb #6b0e0005
-def mtm_book(pos, datetimes, symbols, bars: pd.DataFrame, horizon: int, cost: float = 0.0) -> pd.Series:
-    "Per-bar returns of the marked-to-market book; `bars` has every bar of the split: datetime, symbol, ret."
+def _mtm_frame(pos, datetimes, symbols, bars: pd.DataFrame, horizon: int, cost: float = 0.0) -> pd.DataFrame:
+    "Per (symbol, bar): exposure (positions opened in the last H bars, over H) and net return after turnover costs."
     entries = pd.DataFrame({'datetime': datetimes, 'symbol': symbols, 'pos': np.asarray(pos, float)})
     b = bars[['datetime', 'symbol', 'ret']].merge(entries, on=['datetime', 'symbol'], how='left')
-    b = b.sort_values(['symbol', 'datetime'], kind='stable').fillna({'pos': 0.0})
-    by = b.groupby('symbol', sort=False)
-    b['exposure'] = by['pos'].transform(lambda s: s.rolling(horizon, min_periods=1).sum()) / horizon
+    b = b.sort_values(['symbol', 'datetime'], kind='stable').fillna({'pos': 0.0}).reset_index(drop=True)
+    held = b.groupby('symbol', sort=False)['pos'].rolling(horizon, min_periods=1).sum()
+    b['exposure'] = held.reset_index(level=0, drop=True) / horizon
     b['turnover'] = b.groupby('symbol', sort=False)['exposure'].diff().abs().fillna(b['exposure'].abs())
     b['net'] = b['exposure'] * b['ret'] - cost * b['turnover']
-    return b.dropna(subset=['ret']).groupby('datetime')['net'].mean().sort_index().rename('return')
+    return b.dropna(subset=['ret'])
+
+
+def _cohort_frame(pos, fwd_ret, datetimes, symbols, horizon: int, cost: float = 0.0) -> pd.DataFrame:
+    "Without per-bar returns: the trades opened on every H-th datetime, each its realised return net of both sides."
+    net = np.asarray(pos, float) * np.asarray(fwd_ret, float) - 2 * cost * (np.asarray(pos) != 0)
+    df = pd.DataFrame({'datetime': datetimes, 'symbol': symbols, 'net': net})
+    return df[df['datetime'].isin(np.sort(df['datetime'].unique())[::horizon])]
+
+
+def _pooled(frame: pd.DataFrame) -> pd.Series:
+    "Equal capital per symbol on each datetime: the mean over symbols, per datetime."
+    return frame.groupby('datetime')['net'].mean().sort_index().rename('return')
+
+
+def mtm_book(pos, datetimes, symbols, bars: pd.DataFrame, horizon: int, cost: float = 0.0) -> pd.Series:
+    "Per-bar returns of the marked-to-market book; `bars` has every bar of the split: datetime, symbol, ret."
+    return _pooled(_mtm_frame(pos, datetimes, symbols, bars, horizon, cost))
 
 
 def cohort_book(pos, fwd_ret, datetimes, horizon: int, cost: float = 0.0) -> pd.Series:
     "Without per-bar returns: non-overlapping cohorts, entries on every H-th datetime, mean over symbols."
-    net = np.asarray(pos, float) * np.asarray(fwd_ret, float) - 2 * cost * (np.asarray(pos) != 0)
-    df = pd.DataFrame({'datetime': datetimes, 'net': net})
-    keep = np.sort(df['datetime'].unique())[::horizon]
-    return df[df['datetime'].isin(keep)].groupby('datetime')['net'].mean().sort_index().rename('return')
+    return _pooled(_cohort_frame(pos, fwd_ret, datetimes, np.zeros(len(np.asarray(pos))), horizon, cost))
 
 # %% ../../nbs/20_training.evaluator.ipynb #6b0e0009
 MIN_BARS = 60  # fewer bars than this: annualised figures are flagged as unreliable
@@ -192,17 +206,20 @@ def _trade_block(trade_ret) -> dict:
     }
 
 
-def book(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None) -> tuple[pd.Series, str, float]:
-    "The book's per-bar returns, the method used, and its periods per year."
+def _book_frame(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None):
+    "Per (symbol, bar) net returns of the book, the method used, and the book's periods per year."
     cost = cfg.cost_bps / 1e4
     ppy, _ = bars_per_year(datetimes if bars is None else bars['datetime'])
     if bars is not None:
-        return mtm_book(pos, datetimes, symbols, bars, horizon, cost), 'marked to market per bar', ppy
-    return (
-        cohort_book(pos, fwd_ret, datetimes, horizon, cost),
-        f'non-overlapping cohorts (every {horizon} bars)',
-        ppy / horizon,
-    )
+        return _mtm_frame(pos, datetimes, symbols, bars, horizon, cost), 'marked to market per bar', ppy
+    method = f'non-overlapping cohorts (every {horizon} bars)'
+    return _cohort_frame(pos, fwd_ret, datetimes, symbols, horizon, cost), method, ppy / horizon
+
+
+def book(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None) -> tuple[pd.Series, str, float]:
+    "The book's per-bar returns, the method used, and its periods per year."
+    frame, method, ppy = _book_frame(pos, fwd_ret, datetimes, symbols, horizon, cfg, bars)
+    return _pooled(frame), method, ppy
 
 
 def trading_metrics(
@@ -222,20 +239,16 @@ def trading_metrics(
         raise ConfigError(f"label_fwd_ret_h{horizon} has {int(np.isnan(fwd).sum())} NaN values on labeled rows")
     pos = positions(P, cfg) if pos is None else np.asarray(pos)
     dt, sym, cost = np.asarray(datetimes), np.asarray(symbols), cfg.cost_bps / 1e4
-    trades = (pos * fwd - 2 * cost)[pos != 0]
-    r, method, ppy = book(pos, fwd, dt, sym, horizon, cfg, bars)
+    frame, method, ppy = _book_frame(pos, fwd, dt, sym, horizon, cfg, bars)
     _, freq = bars_per_year(dt if bars is None else bars['datetime'])
     out = {'method': method, 'bars_per_year': ppy, 'frequency': freq, 'cost_bps': cfg.cost_bps}
-    out |= _trade_block(trades) | book_stats(r, ppy)
-    out['per_symbol'] = {}
-    for s in np.unique(sym):
-        m = sym == s
-        bs = None if bars is None else bars[bars['symbol'] == s]
-        rs = book(pos[m], fwd[m], dt[m], sym[m], horizon, cfg, bs)[0]
-        out['per_symbol'][s] = _trade_block((pos[m] * fwd[m] - 2 * cost)[pos[m] != 0]) | {
-            'sharpe': _sharpe(rs.to_numpy(), ppy),
-            'n_bars': len(rs),
-        }
+    trades = pd.DataFrame({'symbol': sym, 'ret': pos * fwd - 2 * cost})[pos != 0]
+    out |= _trade_block(trades['ret']) | book_stats(_pooled(frame), ppy)
+    by_trades = dict(list(trades.groupby('symbol')['ret']))
+    out['per_symbol'] = {  # each symbol's own book (all its capital in it) and its trades, in one pass each
+        s: _trade_block(by_trades.get(s, [])) | {'sharpe': _sharpe(g.to_numpy(), ppy), 'n_bars': len(g)}
+        for s, g in frame.groupby('symbol')['net']
+    }
     return out
 
 # %% ../../nbs/20_training.evaluator.ipynb #6b0e0012
