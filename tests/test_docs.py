@@ -1,5 +1,5 @@
 "The docs site as a reader meets it: `make docs` output opened in headless Chromium, screenshots in _docs/screenshots/."
-import importlib.util, os, shutil
+import importlib.util, os
 from pathlib import Path
 import pytest
 
@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location('check_project', ROOT/'tools'/'check_project.py')
 check_project = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_project)
-BROWSER = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+BROWSER = check_project.find_browser()
 
 
 @pytest.mark.skipif(BROWSER is None and not os.environ.get('CI'),

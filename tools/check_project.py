@@ -3,7 +3,7 @@
 Usage: python tools/check_project.py sync|rules|lint|readme [--write]|docs
 Each check exits non-zero with a message naming the files at fault.
 """
-import hashlib, json, os, re, subprocess, sys, tempfile
+import hashlib, json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,7 @@ def _section(rel: Path) -> str:
 def build_site(out: Path) -> list[Path]:
     "nbdev's docs preprocessing (Quarto itself is absent here), then every page rendered to HTML with a navigation bar."
     from nbdev import quarto
-    import shutil, nbformat
+    import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     if shutil.which('quarto') is None: quarto._ensure_quarto = lambda: None  # do not let nbdev try to install Quarto
@@ -189,7 +189,7 @@ PAGE_NEEDS = {'index.html': ('table',), '01_quick_start.html': ('table', 'plot')
 
 def browse(site: Path, shots: Path, pages=PAGE_NEEDS) -> None:
     "Open pages in headless Chromium: each must render what it needs and no error output; screenshots are kept."
-    browser = shutil_which('chromium') or shutil_which('chromium-browser') or shutil_which('google-chrome')
+    browser = find_browser()
     if browser is None: sys.exit("docs: no Chromium found (Debian: apt-get install chromium)")
     shots.mkdir(parents=True, exist_ok=True)
     flags = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--disable-dev-shm-usage']
@@ -207,9 +207,9 @@ def browse(site: Path, shots: Path, pages=PAGE_NEEDS) -> None:
         if not png.is_file() or png.stat().st_size < 10_000: sys.exit(f"docs: no screenshot of {page} ({png})")
     print(f"docs: {', '.join(pages)} opened in Chromium (tables, plots, navigation, no errors); screenshots in {shots}")
 
-def shutil_which(name):
-    import shutil
-    return shutil.which(name)
+def find_browser():
+    "Chromium (Debian's package) or Chrome, where installed; None otherwise."
+    return shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
 
 def docs(out=None, check_browser=False):
     "Build the site into `out` (default _docs/); with `check_browser`, open pages in Chromium and keep screenshots."

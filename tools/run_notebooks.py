@@ -36,7 +36,8 @@ def run(fn: Path) -> int:
         if c['cell_type'] != 'code': continue
         c['outputs'] = [dict(o) for o in outs.get(c.get('id'), [])]
         for o in c['outputs']:
-            o.pop('execution_count', None) if o.get('output_type') != 'execute_result' else None
+            if o.get('output_type') != 'execute_result':
+                o.pop('execution_count', None)
         text = json.dumps(c['outputs'])
         if m := MACHINE_PATH.search(text):
             sys.exit(f"{fn.relative_to(ROOT)} cell {c.get('id')}: its output names a machine path ({m.group(0)!r}: "

@@ -207,18 +207,18 @@ def _trade_block(trade_ret) -> dict:
 
 
 def _book_frame(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None):
-    "Per (symbol, bar) net returns of the book, the method used, and the book's periods per year."
+    "Per (symbol, bar) net returns of the book, the method used, its periods per year and the bar frequency in words."
     cost = cfg.cost_bps / 1e4
-    ppy, _ = bars_per_year(datetimes if bars is None else bars['datetime'])
+    ppy, freq = bars_per_year(datetimes if bars is None else bars['datetime'])
     if bars is not None:
-        return _mtm_frame(pos, datetimes, symbols, bars, horizon, cost), 'marked to market per bar', ppy
+        return _mtm_frame(pos, datetimes, symbols, bars, horizon, cost), 'marked to market per bar', ppy, freq
     method = f'non-overlapping cohorts (every {horizon} bars)'
-    return _cohort_frame(pos, fwd_ret, datetimes, symbols, horizon, cost), method, ppy / horizon
+    return _cohort_frame(pos, fwd_ret, datetimes, symbols, horizon, cost), method, ppy / horizon, freq
 
 
 def book(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None) -> tuple[pd.Series, str, float]:
     "The book's per-bar returns, the method used, and its periods per year."
-    frame, method, ppy = _book_frame(pos, fwd_ret, datetimes, symbols, horizon, cfg, bars)
+    frame, method, ppy, _ = _book_frame(pos, fwd_ret, datetimes, symbols, horizon, cfg, bars)
     return _pooled(frame), method, ppy
 
 
@@ -239,8 +239,7 @@ def trading_metrics(
         raise ConfigError(f"label_fwd_ret_h{horizon} has {int(np.isnan(fwd).sum())} NaN values on labeled rows")
     pos = positions(P, cfg) if pos is None else np.asarray(pos)
     dt, sym, cost = np.asarray(datetimes), np.asarray(symbols), cfg.cost_bps / 1e4
-    frame, method, ppy = _book_frame(pos, fwd, dt, sym, horizon, cfg, bars)
-    _, freq = bars_per_year(dt if bars is None else bars['datetime'])
+    frame, method, ppy, freq = _book_frame(pos, fwd, dt, sym, horizon, cfg, bars)
     out = {'method': method, 'bars_per_year': ppy, 'frequency': freq, 'cost_bps': cfg.cost_bps}
     trades = pd.DataFrame({'symbol': sym, 'ret': pos * fwd - 2 * cost})[pos != 0]
     out |= _trade_block(trades['ret']) | book_stats(_pooled(frame), ppy)
