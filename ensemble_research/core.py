@@ -268,7 +268,16 @@ class Settings:
         return self
 
 # %% ../nbs/00_core.ipynb #6a1e2f31
-NOISY_LOGGERS = ('mlflow', 'alembic', 'lightning', 'lightning.pytorch', 'pytorch_lightning', 'papermill', 'traitlets')
+NOISY_LOGGERS = (
+    'mlflow',
+    'alembic',
+    'lightning',
+    'lightning.pytorch',
+    'pytorch_lightning',
+    'lightning_fabric',
+    'papermill',
+    'traitlets',
+)
 QUIET_ENV = {'MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR': 'false'}
 
 

@@ -7,7 +7,7 @@ from ensemble_research.data.dataset import TimeSeriesDataset
 from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.base import CLASSES
 
-MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
+MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu'] and not m['requires_weights']]
 
 
 def _data(splits, model):

@@ -1,4 +1,4 @@
-"Time-zone-aware intraday bars end to end: er_data check, a boosting and a neural model, the book, MLflow."
+"Time-zone-aware intraday bars end to end: er_data check, a boosting, a neural and a time-series model, the book, MLflow."
 import json, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
@@ -25,7 +25,8 @@ def test_check_reads_tz_aware_bars(hourly):
 
 
 @pytest.mark.parametrize('model,cfg', [('lightgbm', {'n_estimators': 10, 'n_jobs': 1}),
-                                       ('gru', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8})])
+                                       ('gru', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8}),
+                                       ('nhits', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8})])
 def test_models_train_on_tz_aware_hourly_bars(hourly, tmp_path, model, cfg):
     t = Trainer({'model': model, 'horizon': 5, 'data': str(hourly), 'runs_dir': str(tmp_path), 'model_config': cfg,
                  'context_from_previous': True})

@@ -6,7 +6,7 @@ from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.base import PROB_COLUMNS
 from ensemble_research.training.trainer import Trainer, metrics_from_predictions, mlflow_tracking, tracking_uri
 
-MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
+MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu'] and not m['requires_weights']]
 
 
 def _trainer(name, data, runs, **kw):

@@ -55,6 +55,7 @@ def planted_panel(
             if weights:
                 df[f'label_weight_h{h}'] = rng.uniform(0.5, 1.5, n_bars)
         names = [f'sig_h{h}' for h in horizons] + [f'noise_{k}' for k in range(n_features - len(horizons))]
+        names[-1] = 'ret_1' if len(names) > len(horizons) else names[-1]  # the last noise feature's name
         frames.append(pd.DataFrame(df).assign(**dict(zip(names, noise.T))))
     return pd.concat(frames, ignore_index=True)
 

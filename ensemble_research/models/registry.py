@@ -12,7 +12,12 @@ from .base import BaseModel, read_model_json
 __all__ = ['BUILTIN_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model']
 
 # %% ../../nbs/11_models.registry.ipynb #f192af0d
-BUILTIN_FAMILIES = ('ensemble_research.models.boosting', 'ensemble_research.models.neural')
+BUILTIN_FAMILIES = (
+    'ensemble_research.models.boosting',
+    'ensemble_research.models.neural',
+    'ensemble_research.models.timeseries',
+    'ensemble_research.models.timesfm',
+)
 ENTRY_POINT_GROUP = 'ensemble_research.models'
 
 
@@ -32,6 +37,7 @@ class ModelRegistry:
         description: str = '',
         requires_gpu: bool = False,
         requires=(),  # importable packages the model needs, e.g. ('xgboost',)
+        requires_weights: bool = False,  # needs pretrained weights (a local directory or a downloaded hub id)
     ):
         "Class decorator registering a `BaseModel` subclass as `family:name`."
 
@@ -55,6 +61,7 @@ class ModelRegistry:
                 description=description,
                 requires_gpu=requires_gpu,
                 requires=list(requires),
+                requires_weights=requires_weights,
                 module=klass.__module__,
             )
             return klass
@@ -103,6 +110,7 @@ class ModelRegistry:
                 description='',
                 requires_gpu=False,
                 requires=[],
+                requires_weights=False,
                 available=False,
                 reason=r,
             )

@@ -42,6 +42,7 @@ def format_models() -> str:
     return '\n'.join(
         f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
         f"{r['description'] if r['available'] else r['reason']}"
+        f"{'; needs pretrained weights: --set checkpoint=DIR' if r['requires_weights'] else ''}"
         for r in rows
     )
 

@@ -58,7 +58,9 @@ class ExperimentConfig(Settings):
     "A grid of models x horizons x seeds and how to rank it."
 
     name: str = param('experiment')
-    models: str | list = param('all', doc="'all' or a list of model names")
+    models: str | list = param(
+        'all', doc="'all' (every available model needing no GPU and no pretrained weights) or a list of names"
+    )
     horizons: str | list = param('all', doc="'all' or a list of horizons")
     seeds: list = param([42])
     data: str = param('data/splits/scaled')
@@ -92,7 +94,11 @@ def expand(cfg: ExperimentConfig) -> list[dict]:
         raise ConfigError(f"rank_by must be val_{{metric}} with metric one of {list(_METRICS)}, got {cfg.rank_by!r}")
     sp = load_splits(cfg.data)
     names = (
-        [m['full_name'] for m in ModelRegistry.list_models(available_only=True) if not m['requires_gpu']]
+        [
+            m['full_name']
+            for m in ModelRegistry.list_models(available_only=True)
+            if not m['requires_gpu'] and not m['requires_weights']
+        ]
         if cfg.models == 'all'
         else [ModelRegistry.resolve(m) for m in cfg.models]
     )

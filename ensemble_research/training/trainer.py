@@ -38,7 +38,7 @@ from ensemble_research.training.evaluator import (
 )
 
 # %% auto #0
-__all__ = ['SELECTION_NOTE', 'TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars',
+__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars',
            'metrics_from_predictions', 'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability',
            'plot_importance', 'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri',
            'ensure_experiment']
@@ -210,13 +210,16 @@ class Trainer:
             'n_samples': {s: len(d) for s, d in self.data.items()},
             # like with like: every model at a horizon should score the same rows; these say where one does not
             'coverage': {s: {'unscored': len(d.unscored), 'stitched': d.n_stitched} for s, d in self.data.items()},
-            'selection': SELECTION_NOTE,
+            'selection': SELECTION_NOTE if self.model.config.early_stopping else HELD_OUT_NOTE,
             'fit_seconds': getattr(self, 'fit_seconds', None),
             'best_iteration': self.history.get('best_iteration'),
         }
         return self.metrics
 
 # %% ../../nbs/21_training.trainer.ipynb #9657b00d
+HELD_OUT_NOTE = (
+    'validation did not drive fitting (early_stopping off): choose on val, report the model you pick on test'
+)
 SELECTION_NOTE = (
     'validation drove early stopping (and CatBoost use_best_model), so val metrics are optimistic; '
     'test is for the final report of the model you pick, never for choosing'
