@@ -78,6 +78,7 @@ def package_versions(
         'catboost',
         'torch',
         'neuralforecast',
+        'timesfm',
         'optuna',
         'mlflow',
     ),
@@ -275,6 +276,7 @@ NOISY_LOGGERS = (
     'lightning.pytorch',
     'pytorch_lightning',
     'lightning_fabric',
+    'optuna',
     'papermill',
     'traitlets',
 )

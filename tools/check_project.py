@@ -31,7 +31,9 @@ def rules():
     problems = []
     for p in sorted(PKG.rglob('*.py')):
         text, rel = p.read_text(), p.relative_to(ROOT)
-        if (n := text.count('\n')) > MAX_LINES: problems.append(f"{rel} has {n} lines (limit {MAX_LINES}): split its notebook")
+        generated = p.name == '_modidx.py'  # nbdev's symbol index, not a module anyone edits
+        if not generated and (n := text.count('\n')) > MAX_LINES:
+            problems.append(f"{rel} has {n} lines (limit {MAX_LINES}): split its notebook")
         for m in UNSAFE.finditer(text):
             problems.append(f"{rel}:{text[:m.start()].count(chr(10)) + 1}: unsafe persistence {m.group(0).strip()!r} "
                             "(use native formats, safetensors, JSON/YAML, torch.load(..., weights_only=True))")

@@ -194,7 +194,8 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
     "Per-symbol order and purge gap between consecutive splits, in bars of the market's calendar; smallest gaps."
     template = session_template(pd.concat([f['datetime'] for f in frames.values()], ignore_index=True))
     gaps, counted = {}, {}
-    for a, b in zip(SPLITS, SPLITS[1:]):
+    names = [s for s in SPLITS if s in frames]
+    for a, b in zip(names, names[1:]):
         last, first, over = starts_after(frames[a], frames[b])
         if over:
             s = over[0]
@@ -234,7 +235,7 @@ class Splits:
 
     train: pd.DataFrame
     val: pd.DataFrame
-    test: pd.DataFrame
+    test: pd.DataFrame | None  # None when loaded with splits=('train', 'val')
     features: list
     horizons: list
     summary: dict = field(default_factory=dict)
@@ -243,6 +244,8 @@ class Splits:
     def __getitem__(self, split: str) -> pd.DataFrame:
         if split not in SPLITS:
             raise KeyError(f"unknown split {split!r}; use one of {SPLITS}")
+        if getattr(self, split) is None:
+            raise DataError(f"the {split} split of {self.path} was not loaded (load_splits(..., splits={SPLITS}))")
         return getattr(self, split)
 
     def check_horizon(self, horizon: int) -> int:
@@ -286,8 +289,11 @@ def load_splits(
     nan_policy: str = 'raise',  # 'raise' on NaN features, or 'drop' those rows
     gap_policy: str = 'raise',  # 'raise' when a split gap is shorter than the largest horizon, or 'ignore'
     calendar: str | None = None,  # exchange calendar code (XNYS ...) to count the gap in; default: data_card.json's
+    splits=SPLITS,  # which to read, in order from train: ('train', 'val') never opens the test file (tuning)
 ) -> Splits:
     "Load and validate the three Phase-1 splits; features come back as float32, rows sorted by (symbol, datetime)."
+    if tuple(splits) not in (SPLITS[:2], SPLITS):
+        raise DataError(f"splits must be {SPLITS} or {SPLITS[:2]}, got {tuple(splits)}")
     if nan_policy not in ('raise', 'drop'):
         raise DataError(f"nan_policy must be 'raise' or 'drop', got {nan_policy!r}")
     if gap_policy not in ('raise', 'ignore'):
@@ -300,7 +306,7 @@ def load_splits(
         calendar = json.loads(card.read_text()).get('calendar')
     cal = None if calendar is None else market_calendar(calendar)
     frames, feats, notes = {}, {}, {'sorted': [], 'nan_rows_dropped': {}}
-    for s in SPLITS:
+    for s in splits:
         df, fname = _read(path, s), split_file(path, s).name
         df = _check_datetime(df, fname)
         hs = horizons_of(df.columns)
@@ -329,24 +335,24 @@ def load_splits(
             notes['sorted'].append(s)
         frames[s] = df.astype({c: np.float32 for c in feats[s]})
     ref = feats['train']
-    for s in SPLITS[1:]:
+    for s in splits[1:]:
         if feats[s] != ref:
             miss, extra = [c for c in ref if c not in feats[s]], [c for c in feats[s] if c not in ref]
             raise DataError(
                 f"feature columns of {split_file(path, s).name} differ from train: missing {miss}, extra {extra}"
                 + ("" if miss or extra else ", same columns in another order")
             )
-    hs = {s: horizons_of(frames[s].columns) for s in SPLITS}
+    hs = {s: horizons_of(frames[s].columns) for s in splits}
     if len({tuple(h) for h in hs.values()}) > 1:
         raise DataError(f"label columns differ between splits: {hs}")
-    tz = {s: str(getattr(frames[s]['datetime'].dtype, 'tz', None)) for s in SPLITS}
+    tz = {s: str(getattr(frames[s]['datetime'].dtype, 'tz', None)) for s in splits}
     if len(set(tz.values())) > 1:
         raise DataError(f"splits use different time zones for 'datetime': {tz}; convert them to one in Phase 1")
     horizons = hs['train']
     gaps = _check_boundaries(frames, max(horizons), gap_policy, cal)
     counted_in = calendar or 'the weekly session template learned from the data'
     summary = _summary(frames, ref, horizons) | {'gaps_bars': gaps, 'gaps_counted_in': counted_in} | notes
-    out = Splits(frames['train'], frames['val'], frames['test'], ref, horizons, summary, path)
+    out = Splits(frames['train'], frames['val'], frames.get('test'), ref, horizons, summary, path)
     if horizon is not None:
         out.check_horizon(horizon)
     return out

@@ -148,6 +148,7 @@ class BaseModel(ABC):
     name, family = None, None  # set by `ModelRegistry.register`
     quick_config: dict = {}  # overrides that make a model train in seconds on the tiny fixture (contract test, demos)
     supports_checkpoints = False  # True: `fit` takes checkpoint_dir and resume, and `_fit` receives them
+    on_iteration = None  # fn(step, val_loss) called after each round or epoch; it may raise to stop (tuning's pruner)
 
     def __init__(
         self,

@@ -139,6 +139,15 @@ class XGBoostModel(BoostingModel):
             if self.config.early_stopping
             else []
         )
+        if self.on_iteration and X_val is not None:
+            report = self.on_iteration
+
+            class _Report(xgb.callback.TrainingCallback):
+                def after_iteration(self, model, epoch, evals_log):
+                    report(epoch, evals_log['val']['mlogloss'][-1])
+                    return False
+
+            cb.append(_Report())
         res = {}
         self.booster = xgb.train(
             self.params(),
@@ -225,6 +234,8 @@ class LightGBMModel(BoostingModel):
             cb.append(
                 lgb.early_stopping(self.config.patience, min_delta=self.config.min_delta, verbose=self.config.verbose)
             )
+        if self.on_iteration and X_val is not None:
+            cb.append(lambda env: self.on_iteration(env.iteration, env.evaluation_result_list[-1][2]))
         self.booster = lgb.train(
             self.params(), d, self.config.n_estimators, valid_sets=sets, valid_names=names, callbacks=cb
         )
@@ -297,7 +308,21 @@ class CatBoostModel(BoostingModel):
 
         self.booster = CatBoostClassifier(**self.params())
         ev = None if X_val is None else Pool(X_val, y_val, weight=w_val, feature_names=self.columns)
-        self.booster.fit(Pool(X, y, weight=w, feature_names=self.columns), eval_set=ev)
+        report, stopped = self.on_iteration, []
+
+        class _Report:  # CatBoost calls after_iteration(info) after each round; it wraps what a callback raises
+            def after_iteration(self, info):
+                try:
+                    report(info.iteration - 1, info.metrics['validation']['MultiClass'][-1])
+                except Exception as e:  # noqa: BLE001 - stop training, then re-raise it unwrapped below
+                    stopped.append(e)
+                    return False
+                return True
+
+        cb = [_Report()] if report and ev is not None else None
+        self.booster.fit(Pool(X, y, weight=w, feature_names=self.columns), eval_set=ev, callbacks=cb)
+        if stopped:
+            raise stopped[0]
         res = self.booster.get_evals_result()
         best = self.booster.get_best_iteration() if self.config.early_stopping else self.booster.tree_count_ - 1
         return {

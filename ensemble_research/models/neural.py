@@ -148,6 +148,8 @@ def _fit(self: TorchModel, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, re
             vl, va = self._epoch_eval(X_val, y_val, w_val)
             hist['val_loss'].append(vl)
             hist['val_accuracy'].append(va)
+            if self.on_iteration:
+                self.on_iteration(epoch, vl)
         logs = {k: v[-1] for k, v in hist.items() if v}
         if c.verbose:
             print(f"epoch {epoch + 1}: " + ', '.join(f'{k} {v:.4f}' for k, v in logs.items()))

@@ -124,12 +124,15 @@ class Trainer:
         self.history, self.metrics = {}, {}
 
     def prepare_data(self):
-        "Load and validate the splits for the horizon, and window them for the model's sequence length."
+        "Load and validate the splits (unless `splits` is set already), and window each for the model."
         c = self.config
-        self.splits = load_splits(c.data, horizon=c.horizon, exclude=c.exclude, nan_policy=c.nan_policy)
+        if self.splits is None:  # tuning sets its train-and-val splits once for all trials
+            self.splits = load_splits(c.data, horizon=c.horizon, exclude=c.exclude, nan_policy=c.nan_policy)
         L = self.model_config.sequence_length
         self.data = {
-            s: TimeSeriesDataset.from_splits(self.splits, s, c.horizon, L, c.context_from_previous) for s in SPLITS
+            s: TimeSeriesDataset.from_splits(self.splits, s, c.horizon, L, c.context_from_previous)
+            for s in SPLITS
+            if getattr(self.splits, s) is not None
         }
         for s, ds in self.data.items():
             if len(ds) == 0:
@@ -179,9 +182,9 @@ class Trainer:
         return self.history
 
     def evaluate(self) -> dict:
-        "Predict val and test once, save the predictions, compute the metrics with the reference rows."
+        "Predict val and test (when loaded) once, save the predictions, compute the metrics with the reference rows."
         out, prior = {}, class_prior(self.data['train'].y)
-        for s in ('val', 'test'):
+        for s in [s for s in ('val', 'test') if s in self.data]:
             ds = self.data[s]
             pred = self.model.predict(ds.X, ds.metadata)
             df = pred.to_dataframe().assign(label=ds.y)
