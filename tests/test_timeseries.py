@@ -13,8 +13,7 @@ SMALL = {'nhits': {'hidden_size': 32}, 'tft': {'hidden_size': 8}, 'bitcn': {}, '
 
 
 def test_timesfm_passes_the_contract_offline(splits, tmp_path, monkeypatch):
-    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
-    ckpt = save_random_timesfm(tmp_path / 'weights')
+    ckpt = save_random_timesfm(tmp_path / 'weights')  # a local directory: nothing is downloaded
     monkeypatch.setattr(TimesFMModel, 'quick_config', TimesFMModel.quick_config | {'checkpoint': str(ckpt)})
     contract('timesfm', splits, tmp_path)
 

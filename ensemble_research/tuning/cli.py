@@ -30,6 +30,8 @@ def format_summary(s: dict) -> str:
             f"val Sharpe of the best: {s['best_sharpe']:.3f}; deflated Sharpe ratio given {s['complete']} complete "
             f"trials: {s['deflated_sharpe']:.3f} (probability that it beats the best of that many by luck)"
         )
+    else:
+        lines.append("no deflated Sharpe: the best trial's validation book has no Sharpe (it never trades)")
     return '\n'.join(lines)
 
 # %% ../../nbs/31_tuning.cli.ipynb #d0c1e007
