@@ -234,6 +234,14 @@ def _finished(study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def _train_val(cfg: TuneConfig):
+    "The train and val splits a worker's trials share, loaded as the trainer would (never the test file)."
+    t = cfg.train
+    return load_splits(
+        cfg.data, cfg.horizon, t.get('exclude', ()), nan_policy=t.get('nan_policy', 'raise'), splits=('train', 'val')
+    )
+
+
 @contextlib.contextmanager
 def _quiet(cfg: TuneConfig):
     "Optuna's and the libraries' logs and warnings (experimental-feature notices) off, unless `cfg.verbose`."
@@ -246,7 +254,7 @@ def _quiet(cfg: TuneConfig):
 def run_worker(cfg: dict | TuneConfig, n_trials: int, worker: int = 0, parent_run: str | None = None):
     "Run `n_trials` trials of the study in this process."
     cfg = cfg if isinstance(cfg, TuneConfig) else TuneConfig.from_dict(cfg)
-    splits = load_splits(cfg.data, cfg.horizon, splits=('train', 'val'), exclude=cfg.train.get('exclude', ()))
+    splits = _train_val(cfg)
     with _quiet(cfg):
         study = open_study(cfg, worker)
         study.optimize(objective(cfg, splits, parent_run), n_trials=n_trials, timeout=cfg.timeout, catch=())
@@ -296,7 +304,7 @@ def _run_trials(cfg: TuneConfig, study: optuna.Study, todo: int, parent: str | N
     "`todo` more trials, in this process or in `workers` spawned ones, with one progress bar over the study."
     bar = tqdm(total=cfg.trials, initial=cfg.trials - todo, desc=cfg.study_name, unit='trial', disable=not progress)
     if cfg.workers == 1:
-        splits = load_splits(cfg.data, cfg.horizon, splits=('train', 'val'), exclude=cfg.train.get('exclude', ()))
+        splits = _train_val(cfg)
         study.optimize(
             objective(cfg, splits, parent),
             n_trials=todo,
