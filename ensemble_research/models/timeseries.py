@@ -19,7 +19,7 @@ from .neural import TorchConfig, TorchModel
 
 # %% auto #0
 __all__ = ['SoftmaxNLL', 'NFConfig', 'NFModel', 'NHITSConfig', 'NHITSModel', 'TFTConfig', 'TFTModel', 'BiTCNConfig', 'BiTCNModel',
-           'PatchTSTConfig', 'PatchTSTModel', 'nf_panel']
+           'series_index', 'PatchTSTConfig', 'PatchTSTModel', 'nf_panel']
 
 # %% ../../nbs/15_models.timeseries.ipynb #a0c1e007
 class SoftmaxNLL(BasePointLoss):
@@ -105,7 +105,7 @@ class NFModel(TorchModel):
             kw |= dict(hist_exog_list=names)
         with quiet_libraries():  # Lightning announces its seed
             net = self.nf_class(**kw)
-        return _NFNet(net, None if self.reads_features else self.feature_columns.index(self.config.series_feature))
+        return _NFNet(net, None if self.reads_features else self.series)
 
 # %% ../../nbs/15_models.timeseries.ipynb #a0c1e013
 @dataclasses.dataclass
@@ -172,6 +172,16 @@ class BiTCNModel(NFModel):
         return dict(hidden_size=self.config.hidden_size, dropout=self.config.dropout, exclude_insample_y=True)
 
 # %% ../../nbs/15_models.timeseries.ipynb #a0c1e015
+def series_index(feature_columns: list, name: str) -> int:
+    "Position of `name`, the feature a return-only model reads as its series; a name not among them is an error."
+    if name not in feature_columns:
+        raise ConfigError(
+            f"series_feature {name!r} is not among the {len(feature_columns)} features; "
+            "set it to the column of realised one-bar returns"
+        )
+    return feature_columns.index(name)
+
+
 @dataclasses.dataclass
 class PatchTSTConfig(NFConfig):
     hidden_size: int = param(64, lo=4, doc='d_model')
@@ -194,11 +204,7 @@ class PatchTSTModel(NFModel):
     def __init__(self, config=None, horizon=5, feature_columns=None):
         super().__init__(config, horizon, feature_columns)
         c = self.config
-        if c.series_feature not in self.feature_columns:
-            raise ConfigError(
-                f"series_feature {c.series_feature!r} is not among the {len(self.feature_columns)} features; "
-                "set it to the column of realised one-bar returns"
-            )
+        self.series = series_index(self.feature_columns, c.series_feature)
         if c.patch_len > c.sequence_length:
             raise ConfigError(f"patch_len ({c.patch_len}) must not exceed sequence_length ({c.sequence_length})")
 

@@ -15,9 +15,10 @@ from tqdm.auto import tqdm
 from timesfm3.torch import TimesFM3Forecaster, TimesFM3Torch
 from timesfm3.torch.configs import ResidualBlockConfig, StackedTransformersConfig, TransformerConfig
 from fastcore.basics import patch
-from ..core import ConfigError, ModelError, resolve_device
+from ..core import ModelError, resolve_device
 from .base import BaseModel, ModelConfig, param
 from .registry import ModelRegistry
+from .timeseries import series_index
 
 # %% ../../nbs/16_models.timesfm.ipynb #b0c1e008
 def save_random_timesfm(
@@ -96,11 +97,7 @@ class TimesFMModel(BaseModel):
 
     def __init__(self, config=None, horizon=5, feature_columns=None):
         super().__init__(config, horizon, feature_columns)
-        if self.config.series_feature not in self.feature_columns:
-            raise ConfigError(
-                f"series_feature {self.config.series_feature!r} is not among the {len(self.feature_columns)} "
-                "features; set it to the column of realised one-bar returns"
-            )
+        self.series = series_index(self.feature_columns, self.config.series_feature)
         self._fc, self.head = None, None
 
     def forecaster(self) -> TimesFM3Forecaster:
@@ -164,7 +161,7 @@ class TimesFMModel(BaseModel):
 @patch
 def forecast_features(self: TimesFMModel, X) -> np.ndarray:
     "(n, quantiles): each window's forecast quantiles of the return over the next `horizon` bars."
-    fc, j, out = self.forecaster(), self.feature_columns.index(self.config.series_feature), []
+    fc, j, out = self.forecaster(), self.series, []
     n, bs = len(X), self.config.batch_size
     for i in tqdm(range(0, n, bs), desc='TimesFM', disable=not self.config.verbose, leave=False):
         ctx = np.asarray(X[i : i + bs], dtype=np.float32)[..., j]
