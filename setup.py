@@ -40,6 +40,8 @@ setuptools.setup(
     entry_points={
         'console_scripts': cfg.get('console_scripts', '').split(),
         'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d'],
+        # the ensembles register through the plugin entry point, as a third-party family would
+        'ensemble_research.models': ['ensemble = ensemble_research.ensembles.models'],
     },
     version=cfg['version'], description=cfg['description'], keywords=cfg['keywords'],
     author=cfg['author'], author_email=cfg['author_email'],

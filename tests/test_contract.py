@@ -1,4 +1,4 @@
-"""The one contract every registered model passes unchanged (like scikit-learn's check_estimator).
+"""The one contract every registered model passes unchanged (like scikit-learn's check_estimator), ensembles included.
 
 Each model trains on the tiny fixture with its own `quick_config`; nothing here knows any family."""
 import numpy as np, pandas as pd, pytest
@@ -35,7 +35,7 @@ def test_contract(name, splits, tmp_path):
     m = _model(name, splits)
     tr, va = _data(splits, m)
     with pytest.raises(ModelError, match='not fitted'): m.predict(va.X)
-    hist = m.fit(tr.X, tr.y, va.X, va.y, sample_weight=tr.weights)
+    hist = m.fit(tr.X, tr.y, va.X, va.y, tr.metadata, va.metadata, sample_weight=tr.weights)
     assert isinstance(hist, dict) and m.is_fitted and m.training_history is hist
     out = m.predict(va.X, va.metadata)
     assert out.probabilities.shape == (len(va), 3) and np.allclose(out.probabilities.sum(1), 1, atol=1e-6)
@@ -45,7 +45,7 @@ def test_contract(name, splits, tmp_path):
     again = load_model(m.save(tmp_path/'model'))
     assert type(again) is type(m) and np.array_equal(again.predict_proba(va.X), out.probabilities)
     # the same seed gives the same model
-    m2 = _model(name, splits); m2.fit(tr.X, tr.y, va.X, va.y, sample_weight=tr.weights)
+    m2 = _model(name, splits); m2.fit(tr.X, tr.y, va.X, va.y, tr.metadata, va.metadata, sample_weight=tr.weights)
     assert np.array_equal(m2.predict_proba(va.X), out.probabilities)
 
 
@@ -53,7 +53,7 @@ def test_contract(name, splits, tmp_path):
 def test_wrong_feature_order_errors(name, splits):
     m = _model(name, splits)
     tr, va = _data(splits, m)
-    m.fit(tr.X, tr.y, va.X, va.y)
+    m.fit(tr.X, tr.y, va.X, va.y, tr.metadata, va.metadata)
     with pytest.raises(ModelError, match='feature columns differ'):
         m.predict(va.X, feature_columns=splits.features[::-1])
     if m.config.sequence_length == 1:

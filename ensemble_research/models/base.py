@@ -149,6 +149,8 @@ class BaseModel(ABC):
     quick_config: dict = {}  # overrides that make a model train in seconds on the tiny fixture (contract test, demos)
     supports_checkpoints = False  # True: `fit` takes checkpoint_dir and resume, and `_fit` receives them
     on_iteration = None  # fn(step, val_loss) called after each round or epoch; it may raise to stop (tuning's pruner)
+    needs_metadata = False  # True: `fit` requires metadata_train, and `_fit` receives metadata and metadata_val
+    data_fingerprint = None  # set by the Trainer to the data files' fingerprint (ensembles match base runs by it)
 
     def __init__(
         self,
@@ -338,7 +340,14 @@ def fit(
         if yv is not None:
             w_val = _class_weights(yv, w_val)
     ck = {'checkpoint_dir': None if checkpoint_dir is None else Path(checkpoint_dir), 'resume': resume}
-    self.training_history = self._fit(X_train, y, X_val, yv, w, w_val, **(ck if self.supports_checkpoints else {}))
+    kw = ck if self.supports_checkpoints else {}
+    if self.needs_metadata:
+        if md is None:
+            raise ModelError(
+                f"{type(self).__name__} needs metadata_train (the datetime and symbol of each sample) to cut time folds"
+            )
+        kw |= {'metadata': md, 'metadata_val': md_val}
+    self.training_history = self._fit(X_train, y, X_val, yv, w, w_val, **kw)
     self.data_info = {k: _span(v) for k, v in (('train', md), ('val', md_val)) if v is not None}
     self.is_fitted = True
     return self.training_history

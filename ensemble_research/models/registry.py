@@ -5,11 +5,12 @@
 # %% ../../nbs/11_models.registry.ipynb #2f98f96e
 from __future__ import annotations
 import importlib, importlib.metadata, importlib.util, inspect
-from ..core import ConfigError, closest
+from pathlib import Path
+from ..core import CONFIG_DIR, ConfigError, ModelError, closest, quiet_libraries, read_yaml
 from .base import BaseModel, read_model_json
 
 # %% auto #0
-__all__ = ['BUILTIN_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model']
+__all__ = ['BUILTIN_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model', 'resolve_model_config']
 
 # %% ../../nbs/11_models.registry.ipynb #f192af0d
 BUILTIN_FAMILIES = (
@@ -161,8 +162,35 @@ class ModelRegistry:
         return klass(config, horizon, feature_columns)
 
 # %% ../../nbs/11_models.registry.ipynb #6e8a2c9d
-def load_model(path) -> BaseModel:
-    "Load any saved model directory: its `model.json` names the registered model, which restores itself."
+def load_model(
+    path,  # a saved model directory, or `models:/NAME@ALIAS` / `runs:/RUN_ID/model` in the current MLflow store
+) -> BaseModel:
+    "Load any saved model: its `model.json` names the registered model, which restores itself."
+    if str(path).startswith(('models:/', 'runs:/')):
+        return _load_logged(str(path))
     meta = read_model_json(path)
     klass = ModelRegistry.get(f"{meta['family']}:{meta['name']}")
     return klass.load(path)
+
+
+def _load_logged(uri: str) -> BaseModel:
+    "The model inside a logged pyfunc (its `model` artifact), downloaded to a temporary directory and loaded."
+    import tempfile, mlflow  # only for registry URIs
+
+    with tempfile.TemporaryDirectory() as d, quiet_libraries():
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=d)) / 'artifacts' / 'model'
+        if not (local / 'model.json').is_file():
+            raise ModelError(f"{uri} is not an ensemble_research model: it has no artifacts/model/model.json")
+        return load_model(local)
+
+# %% ../../nbs/11_models.registry.ipynb #6e8a2c9f
+def resolve_model_config(name: str, overrides: dict | None = None, seed: int | None = None):
+    "The model's typed config: shipped defaults (config/models/NAME.yaml, when shipped), then `overrides`, then `seed`."
+    klass = ModelRegistry.get(name)
+    base = (
+        read_yaml(CONFIG_DIR / 'models' / f'{klass.name}.yaml')
+        if (CONFIG_DIR / 'models' / f'{klass.name}.yaml').is_file()
+        else {}
+    )
+    layers = [base, overrides or {}, {} if seed is None else {'random_seed': seed}]
+    return klass.config_class.from_dict({k: v for d in layers for k, v in klass.config_class.canonical(d).items()})

@@ -14,14 +14,13 @@ from traitlets.config import Config
 from ..core import ConfigError, cli_errors, read_yaml, shipped_config
 from ..data.phase1 import load_splits
 from ..core import Settings, param
-from ..models.registry import ModelRegistry
+from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import deflated_sharpe, flat_report
 from ..core import quiet_libraries
 from ensemble_research.training.trainer import (
     ensure_experiment,
     mlflow_tracking,
     new_run_dir,
-    resolve_model_config,
     tracking_uri,
 )
 
@@ -123,6 +122,28 @@ def expand(cfg: ExperimentConfig) -> list[dict]:
                 'stem': f"{short}_h{h}" + (f"_s{s}" if len(cfg.seeds) > 1 else ''),
             }
         )
+    return _link_ensembles(
+        cells, lambda n: {**(ModelRegistry.get(n).quick_config if cfg.quick else {}), **per.get(n, {})}
+    )
+
+# %% ../../nbs/23_training.experiment.ipynb #4a4408e1
+def _link_ensembles(cells: list[dict], overrides) -> list[dict]:
+    "Give ensemble cells their bases' grid overrides; the grid's cells of those bases save out-of-fold predictions."
+    for e in [c for c in cells if c['model'].startswith('ensemble:')]:
+        ecfg = resolve_model_config(e['model'], e['config_overrides'], e['seed'])
+        specs = []
+        for b in ecfg.bases:
+            b = {'model': b} if isinstance(b, str) else dict(b)
+            name = ModelRegistry.resolve(b['model'])
+            specs.append(b | {'model': name, 'config': {**overrides(name), **(b.get('config') or {})}})
+        e['config_overrides'] = e['config_overrides'] | {'bases': specs}
+        e['bases'] = '+'.join(b['model'].split(':')[1] for b in specs)
+        for c, b in itertools.product(cells, specs):
+            same = (c['model'], c['horizon'], c['seed']) == (b['model'], e['horizon'], e['seed'])
+            if same and 'features' not in b and hasattr(ecfg, 'oof') and 'oof' not in c.get('train', {}):
+                base_cfg = resolve_model_config(c['model'], c['config_overrides'], c['seed'])
+                if base_cfg == resolve_model_config(b['model'], b['config'], e['seed']):
+                    c['train'] = {'oof': ecfg.oof}
     return cells
 
 # %% ../../nbs/23_training.experiment.ipynb #2234ce17
@@ -139,7 +160,7 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
         'seed': cell['seed'],
         'config_overrides': cell['config_overrides'],
         'evaluation': cfg.evaluation,
-        'train_options': cfg.train | ({'verbose': True} if verbose else {}),
+        'train_options': cfg.train | cell.get('train', {}) | ({'verbose': True} if verbose else {}),
         'data_dir': str(Path(cfg.data).resolve()),
         'runs_dir': str(exp_dir),
         'experiment_name': cfg.name,
@@ -188,6 +209,7 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
             runs.append(
                 {
                     'model': r['model'] if row == 'model' else f'reference:{row}',
+                    'bases': r.get('bases', '') if row == 'model' else '',
                     'horizon': r['horizon'],
                     'seed': r['seed'],
                     'run_dir': r['run_dir'],
@@ -199,7 +221,7 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
         return pd.DataFrame()
     df = pd.DataFrame(runs)
     cols = [c for c in df.columns if c.startswith(('val_', 'test_'))]
-    g = df.groupby(['model', 'horizon'], sort=False)
+    g = df.groupby(['model', 'bases', 'horizon'], sort=False)
     out = (
         g[cols]
         .mean()
@@ -253,7 +275,9 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
         'test_n_bars',
         'test_max_drawdown',
     )
-    show = ['rank', 'model', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [c for c in extra if c != rank_by]
+    show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [
+        c for c in extra if c != rank_by
+    ]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
     md = (
@@ -276,6 +300,12 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     return md
 
 # %% ../../nbs/23_training.experiment.ipynb #64fbe19f
+def _base_runs(cell: dict, results: list[dict]) -> list[str]:
+    "The completed runs of the grid at an ensemble cell's horizon and seed: the runs its bases may reuse."
+    same = lambda r: (r['horizon'], r['seed']) == (cell['horizon'], cell['seed'])
+    return [r['run_dir'] for r in results if r['status'] == 'complete' and same(r)]
+
+
 def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Path, pd.DataFrame, list]:
     "Run every cell (`parallel` at once), write the leaderboard; returns (experiment dir, leaderboard, failed cells)."
     cfg = config if isinstance(config, ExperimentConfig) else load_experiment(config)
@@ -291,11 +321,18 @@ def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Pa
     )
     results = []
     with ThreadPoolExecutor(parallel) as ex, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
-        for f in as_completed([ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose) for c in cells]):
-            r = f.result()
-            results.append(r)
-            bar.update(1)
-            bar.set_postfix_str(f"{r['stem']} {r['status']}")
+        for ensembles in (False, True):  # ensembles last: they reuse the base cells' runs
+            todo = [c for c in cells if c['model'].startswith('ensemble:') == ensembles]
+            if ensembles:
+                todo = [
+                    c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
+                    for c in todo
+                ]
+            for f in as_completed([ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose) for c in todo]):
+                r = f.result()
+                results.append(r)
+                bar.update(1)
+                bar.set_postfix_str(f"{r['stem']} {r['status']}")
     results.sort(key=lambda r: cells.index(next(c for c in cells if c['stem'] == r['stem'])))
     (exp_dir / 'results.json').write_text(json.dumps(results, indent=1, default=str))
     lb = leaderboard(results, cfg.rank_by)

@@ -23,9 +23,10 @@ from ensemble_research.core import (
 )
 from ..data.phase1 import SPLITS, DEFAULT_DATA_DIR, load_splits, split_file
 from ..data.dataset import TimeSeriesDataset
+from ..data.cv import PurgedWalkForward, oof_predict
 from ..core import Settings, param
 from ..models.base import PROB_COLUMNS
-from ..models.registry import ModelRegistry
+from ..models.registry import ModelRegistry, resolve_model_config
 from matplotlib.figure import Figure
 from ensemble_research.training.evaluator import (
     EvalConfig,
@@ -38,10 +39,9 @@ from ensemble_research.training.evaluator import (
 )
 
 # %% auto #0
-__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'resolve_model_config', 'new_run_dir', 'Trainer', 'split_bars',
-           'metrics_from_predictions', 'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability',
-           'plot_importance', 'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri',
-           'ensure_experiment']
+__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'new_run_dir', 'Trainer', 'split_bars', 'metrics_from_predictions',
+           'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance',
+           'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
 
 # %% ../../nbs/21_training.trainer.ipynb #f424d141
 @dataclasses.dataclass
@@ -63,18 +63,9 @@ class TrainConfig(Settings):
     tracking_uri: str | None = param(
         None, doc='MLflow store; default: sqlite under runs_dir; MLFLOW_TRACKING_URI overrides'
     )
-
-
-def resolve_model_config(name: str, overrides: dict | None = None, seed: int | None = None):
-    "The model's typed config: shipped defaults (config/models/NAME.yaml, when shipped), then `overrides`, then `seed`."
-    klass = ModelRegistry.get(name)
-    base = (
-        read_yaml(CONFIG_DIR / 'models' / f'{klass.name}.yaml')
-        if (CONFIG_DIR / 'models' / f'{klass.name}.yaml').is_file()
-        else {}
+    oof: dict = param(
+        {}, doc='PurgedWalkForward keys: also save purged out-of-fold train predictions (ensembles reuse them)'
     )
-    layers = [base, overrides or {}, {} if seed is None else {'random_seed': seed}]
-    return klass.config_class.from_dict({k: v for d in layers for k, v in klass.config_class.canonical(d).items()})
 
 # %% ../../nbs/21_training.trainer.ipynb #1e4460a2
 def new_run_dir(root: Path, stem: str) -> Path:
@@ -180,6 +171,13 @@ class Trainer:
         )
         self.fit_seconds = time.perf_counter() - t
         return self.history
+
+    def out_of_fold(self) -> pd.DataFrame:
+        "Purged walk-forward out-of-fold probabilities over train (`oof` settings); val drives early stopping only."
+        tr, va = self.data['train'], self.data['val']
+        set_seed(self.model_config.random_seed)
+        cv = PurgedWalkForward.from_dict(self.config.oof)
+        return oof_predict(self.model, tr.X, tr.y, tr.metadata, cv, va.X, va.y, va.metadata, tr.weights, va.weights)
 
     def evaluate(self) -> dict:
         "Predict val and test (when loaded) once, save the predictions, compute the metrics with the reference rows."
@@ -379,7 +377,7 @@ def make_pyfunc():
 
 
 def _log_pyfunc(trainer, run_dir: Path):
-    "Log the run's model as an MLflow pyfunc from code, with an input example and the signature it implies."
+    "Log the run's model as an MLflow pyfunc from code, with an input example and its signature; returns its info."
     model = trainer.model
     if model.config.sequence_length == 1:  # rows of feature columns: the signature checks names and types
         X = trainer.splits['val'][model.feature_columns].head(5)
@@ -390,7 +388,7 @@ def _log_pyfunc(trainer, run_dir: Path):
         code = Path(t) / 'er_pyfunc.py'
         code.write_text(_PYFUNC_CODE)
         version = package_versions(['ensemble_research'])['ensemble_research']
-        mlflow.pyfunc.log_model(
+        return mlflow.pyfunc.log_model(
             name='model',
             python_model=str(code),
             signature=sig,
@@ -491,7 +489,7 @@ def run_full_pipeline(self: Trainer) -> Path:
             mlflow.start_run(experiment_id=exp_id, run_name=rd.name, tags=tags) as run,
         ):
             self.mlflow_run_id = run.info.run_id
-            _write_status(rd, 'running', mlflow_run_id=run.info.run_id)
+            _write_status(rd, 'running', mlflow_run_id=run.info.run_id, tracking_uri=uri)
             mlflow.log_params(
                 {
                     k: str(v)[:500]
@@ -505,16 +503,19 @@ def run_full_pipeline(self: Trainer) -> Path:
                     ).items()
                 }
             )
+            self.model.data_fingerprint = fp  # lets an ensemble match the base runs it may reuse
             self.train()
             self.model.save(rd / 'checkpoints' / 'model')
+            if c.oof:
+                self.out_of_fold().to_parquet(rd / 'predictions' / 'oof_predictions.parquet', index=False)
             self.evaluate()
             (rd / 'metrics' / 'metrics.json').write_text(json.dumps(self.metrics, indent=1, default=float))
             _plots(rd, self)
             mlflow.log_metrics(_scalars(self.metrics, 'val') | _scalars(self.metrics, 'test'))
             for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
                 mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
-            _log_pyfunc(self, rd)
-            _write_status(rd, 'complete', mlflow_run_id=run.info.run_id)
+            info = _log_pyfunc(self, rd)
+            _write_status(rd, 'complete', mlflow_run_id=run.info.run_id, model_uri=info.model_uri)
             mlflow.log_artifacts(str(rd), artifact_path='run_dir')
     except BaseException as e:
         _write_status(
