@@ -4,16 +4,17 @@
 
 # %% ../nbs/00_core.ipynb #baaa16a7
 from __future__ import annotations
-import contextlib, dataclasses, difflib, hashlib, logging, sys, os, random
+import contextlib, dataclasses, difflib, errno, hashlib, logging, sys, os, random
 import importlib.metadata, importlib.resources, importlib.util
-import subprocess, types, typing
+import shutil, subprocess, types, typing
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIG_DIR', 'NOISY_LOGGERS', 'QUIET_ENV', 'ResearchError', 'DataError', 'ConfigError', 'ModelError', 'cli_errors',
-           'closest', 'set_seed', 'package_versions', 'fingerprint_files', 'git_commit', 'resolve_device', 'read_yaml',
+__all__ = ['STORAGE_ERRNOS', 'CONFIG_DIR', 'NOISY_LOGGERS', 'QUIET_ENV', 'ResearchError', 'DataError', 'ConfigError',
+           'ModelError', 'cli_errors', 'storage_message', 'closest', 'set_seed', 'package_versions',
+           'fingerprint_files', 'atomic_path', 'write_text_atomic', 'git_commit', 'resolve_device', 'read_yaml',
            'shipped_config', 'param', 'Settings', 'quiet_libraries']
 
 # %% ../nbs/00_core.ipynb #e3266667
@@ -40,11 +41,25 @@ def cli_errors(
     "In command-line tools: print a `ResearchError` as one paragraph and exit 2; other errors keep their traceback."
     try:
         yield
-    except ResearchError as e:
-        if debug:
+    except (ResearchError, OSError) as e:
+        if debug or (isinstance(e, OSError) and e.errno not in STORAGE_ERRNOS):
             raise
-        print(f"error: {e}\n(run with --debug for the traceback)", file=sys.stderr)
+        msg = str(e) if isinstance(e, ResearchError) else storage_message(e)
+        print(f"error: {msg}\n(run with --debug for the traceback)", file=sys.stderr)
         sys.exit(2)
+
+
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def storage_message(e: OSError) -> str:
+    "One paragraph for a file system refusal: what happened, to which path, what to do."
+    fix = {
+        errno.ENOSPC: 'free space there or point --runs-dir at another disk',
+        errno.EDQUOT: 'free space in your quota or point --runs-dir elsewhere',
+        errno.EROFS: 'point --runs-dir at a writable file system',
+    }.get(e.errno, 'make it writable for this user or point --runs-dir elsewhere')
+    return f"{e.strerror} writing {e.filename or 'a file'}: {fix}; earlier runs are untouched"
 
 # %% ../nbs/00_core.ipynb #bc5e82ee
 def closest(name: str, choices) -> str:
@@ -102,6 +117,28 @@ def fingerprint_files(paths) -> str:
             for chunk in iter(lambda: f.read(1 << 20), b''):
                 h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #a70m0002
+@contextlib.contextmanager
+def atomic_path(path):
+    "A temporary path beside `path` (same suffix) to write a file or directory to; renamed onto `path` on success."
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{random.getrandbits(32):08x}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:  # after a failure: remove what was written (a file, a link, or a directory)
+        if tmp.is_symlink() or tmp.is_file():
+            tmp.unlink()
+        elif tmp.is_dir():
+            shutil.rmtree(tmp)
+
+
+def write_text_atomic(path, text: str) -> Path:
+    "Write `text` to `path` through `atomic_path`."
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+    return Path(path)
 
 # %% ../nbs/00_core.ipynb #b4b34300
 def git_commit(path='.') -> str | None:

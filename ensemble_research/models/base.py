@@ -4,13 +4,13 @@
 
 # %% ../../nbs/10_models.base.ipynb #bc4a7f1d
 from __future__ import annotations
-import dataclasses, functools, hashlib, json
+import dataclasses, functools, hashlib, json, os, shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from ..core import ConfigError, ModelError, Settings, package_versions, param
+from ..core import ConfigError, ModelError, Settings, atomic_path, package_versions, param
 from ..data.phase1 import starts_after
 
 # %% auto #0
@@ -389,24 +389,30 @@ def save(self: BaseModel, path, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise ModelError(f"{path} exists and is not empty; pass overwrite=True")
-    path.mkdir(parents=True, exist_ok=True)
-    (path / 'model.json').unlink(missing_ok=True)
-    files = self._save_weights(path)
-    meta = {
-        'format_version': _FORMAT_VERSION,
-        'name': self.name,
-        'family': self.family,
-        'class': type(self).__name__,
-        'config': self.config.to_dict(),
-        'horizon': self.horizon,
-        'feature_columns': self.feature_columns,
-        'classes': list(CLASSES),
-        'training_history': self.training_history,
-        'data': self.data_info,
-        'versions': package_versions(),
-        'files': {f: _sha256(path / f) for f in files},
-    }
-    (path / 'model.json').write_text(json.dumps(meta, indent=1, default=float))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.with_name(f'.{path.name}.old-{os.getpid()}')
+    with atomic_path(path) as tmp:  # written whole beside `path`, then renamed: a kill never leaves half a model
+        tmp.mkdir()
+        files = self._save_weights(tmp)
+        meta = {
+            'format_version': _FORMAT_VERSION,
+            'name': self.name,
+            'family': self.family,
+            'class': type(self).__name__,
+            'config': self.config.to_dict(),
+            'horizon': self.horizon,
+            'feature_columns': self.feature_columns,
+            'classes': list(CLASSES),
+            'training_history': self.training_history,
+            'data': self.data_info,
+            'versions': package_versions(),
+            'files': {f: _sha256(tmp / f) for f in files},
+        }
+        (tmp / 'model.json').write_text(json.dumps(meta, indent=1, default=float))
+        if path.exists():  # what is there (overwrite, or an empty directory) steps aside just before the rename
+            os.replace(path, old)
+    if old.exists():
+        shutil.rmtree(old)
     return path
 
 

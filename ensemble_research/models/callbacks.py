@@ -4,11 +4,11 @@
 
 # %% ../../nbs/13_models.callbacks.ipynb #1e5b3f1d
 from __future__ import annotations
-import json, math, os
+import json, math, shutil
 from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
-from ..core import ModelError
+from ..core import ModelError, atomic_path
 
 # %% auto #0
 __all__ = ['improved', 'EarlyStopping', 'ModelCheckpoint']
@@ -61,12 +61,6 @@ class EarlyStopping:
         self.best, self.best_epoch, self.wait = d['best'], d['best_epoch'], d['wait']
 
 # %% ../../nbs/13_models.callbacks.ipynb #4dd74f7d
-def _atomic(path: Path, write):
-    tmp = path.with_name(path.name + '.tmp')
-    write(tmp)
-    os.replace(tmp, path)
-
-
 class ModelCheckpoint:
     "Write the last checkpoint every epoch and the best one when `monitor` improves, into `dirpath`."
 
@@ -82,26 +76,39 @@ class ModelCheckpoint:
         v = logs.get(self.monitor)
         if v is not None and improved(v, self.best, self.mode):
             self.best = float(v)
-            _atomic(self.dir / 'best.safetensors', lambda p: save_file(weights, str(p)))
-            _atomic(self.dir / 'best.json', lambda p: p.write_text(json.dumps(meta, default=float)))
+            self._publish('best', epoch, weights, None, meta)
         state = {
             'optimizer': optimizer.state_dict() if optimizer else {},
             'scheduler': scheduler.state_dict() if scheduler else {},
             'torch_rng': torch.get_rng_state(),
         }
-        _atomic(self.dir / 'last.safetensors', lambda p: save_file(weights, str(p)))
-        _atomic(self.dir / 'last_state.pt', lambda p: torch.save(state, p))
-        _atomic(
-            self.dir / 'last.json',
-            lambda p: p.write_text(json.dumps(meta | {'checkpoint_best': self.best}, default=float)),
-        )
+        self._publish('last', epoch, weights, state, meta | {'checkpoint_best': self.best})
+
+    def _publish(self, name: str, epoch: int, weights: dict, state, meta: dict):
+        "Write checkpoint `name` of `epoch` whole, point the `name` link at it, then remove the older ones."
+        d = self.dir / f'{name}-{epoch:04d}'
+        if d.exists():  # a resumed run redoing an epoch whose directory was written but never linked
+            shutil.rmtree(d)
+        with atomic_path(d) as tmp:
+            tmp.mkdir()
+            save_file(weights, str(tmp / 'weights.safetensors'))
+            if state is not None:
+                torch.save(state, tmp / 'state.pt')
+            (tmp / 'meta.json').write_text(json.dumps(meta, default=float))
+        with atomic_path(self.dir / name) as link:
+            link.symlink_to(d.name)
+        for old in self.dir.glob(f'{name}-*'):
+            if old != d:
+                shutil.rmtree(old)
 
     @staticmethod
     def load(dirpath, which: str = 'last') -> tuple[dict, dict, dict]:
         "(weights, state, meta) of the `last` or `best` checkpoint; state (optimizer, scheduler, RNG) only for `last`."
-        d = Path(dirpath)
-        if not (d / f'{which}.json').is_file():
-            raise ModelError(f"no {which} checkpoint in {d} (expected {which}.json and {which}.safetensors)")
-        meta = json.loads((d / f'{which}.json').read_text())
-        state = torch.load(d / 'last_state.pt', weights_only=True) if which == 'last' else {}
-        return load_file(str(d / f'{which}.safetensors')), state, meta
+        d = Path(dirpath) / which
+        if not (d / 'meta.json').is_file():
+            raise ModelError(
+                f"no {which} checkpoint in {Path(dirpath)} (expected a link {which} to a checkpoint directory)"
+            )
+        meta = json.loads((d / 'meta.json').read_text())
+        state = torch.load(d / 'state.pt', weights_only=True) if which == 'last' else {}
+        return load_file(str(d / 'weights.safetensors')), state, meta

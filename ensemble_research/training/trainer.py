@@ -4,7 +4,9 @@
 
 # %% ../../nbs/21_training.trainer.ipynb #2bb25653
 from __future__ import annotations
-import contextlib, dataclasses, datetime as _dt, json, os, tempfile, time, traceback
+import contextlib, dataclasses, datetime as _dt, errno, fcntl, json, os, shutil, socket, tempfile, time
+import traceback
+import psutil
 from pathlib import Path
 import mlflow
 import numpy as np
@@ -20,6 +22,8 @@ from ensemble_research.core import (
     quiet_libraries,
     read_yaml,
     set_seed,
+    atomic_path,
+    write_text_atomic,
 )
 from ..data.phase1 import SPLITS, DEFAULT_DATA_DIR, load_splits, split_file
 from ..data.dataset import TimeSeriesDataset
@@ -39,9 +43,10 @@ from ensemble_research.training.evaluator import (
 )
 
 # %% auto #0
-__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'new_run_dir', 'Trainer', 'split_bars', 'metrics_from_predictions',
-           'plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance',
-           'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking', 'tracking_uri', 'ensure_experiment']
+__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'new_run_dir', 'process_identity', 'write_status', 'Trainer',
+           'split_summary', 'split_bars', 'metrics_from_predictions', 'plot_confusion', 'plot_equity', 'plot_drawdown',
+           'plot_reliability', 'plot_importance', 'plot_learning_curves', 'make_pyfunc', 'mlflow_tracking',
+           'tracking_uri', 'store_lock', 'ensure_experiment', 'disk_nearly_full']
 
 # %% ../../nbs/21_training.trainer.ipynb #f424d141
 @dataclasses.dataclass
@@ -82,13 +87,28 @@ def new_run_dir(root: Path, stem: str) -> Path:
     raise RuntimeError(f"could not create a run directory under {root}")
 
 
-def _write_status(run_dir: Path, status: str, **extra):
+def _parquet(df: pd.DataFrame, path: Path):
+    "Write a frame as parquet through a temporary name (`atomic_path`)."
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def process_identity() -> dict:
+    "This process as status.json records it: host, pid and start time, so a later process can tell it died."
+    return {'host': socket.gethostname(), 'pid': os.getpid(), 'pid_started': psutil.Process().create_time()}
+
+
+def write_status(run_dir: Path, status: str, **extra):
+    "Update `run_dir/status.json` atomically: the new status and its time; leaving `failed` drops the error."
     prev = json.loads((run_dir / 'status.json').read_text()) if (run_dir / 'status.json').exists() else {}
-    (run_dir / 'status.json').write_text(
+    if status != 'failed':
+        prev = {k: v for k, v in prev.items() if k not in ('error', 'traceback')}
+    write_text_atomic(
+        run_dir / 'status.json',
         json.dumps(
             prev | {'status': status, f'{status}_at': _dt.datetime.now().isoformat(timespec='seconds')} | extra,
             indent=1,
-        )
+        ),
     )
 
 
@@ -148,13 +168,13 @@ class Trainer:
         )
         return self.model
 
-    def train(self) -> dict:
-        "Fit on train; val drives early stopping. Test is not touched."
+    def train(self, resume: bool = False) -> dict:
+        "Fit on train; val drives early stopping. Test is not touched. `resume`: from the run's last checkpoint."
         tr, va = self.data['train'], self.data['val']
         set_seed(self.model_config.random_seed)
         t = time.perf_counter()
         ck = (
-            {'checkpoint_dir': self.run_dir / 'checkpoints' / 'training'}
+            {'checkpoint_dir': self.run_dir / 'checkpoints' / 'training', 'resume': resume}
             if self.model.supports_checkpoints and self.run_dir
             else {}
         )
@@ -190,11 +210,11 @@ class Trainer:
                 df['fwd_ret'] = ds.fwd_returns
             bars = split_bars(self.splits[s])
             if self.run_dir is not None:
-                df.to_parquet(self.run_dir / 'predictions' / f'{s}_predictions.parquet', index=False)
+                _parquet(df, self.run_dir / 'predictions' / f'{s}_predictions.parquet')
                 if bars is not None:  # what the book needs, so that metrics.json can be recomputed from the run alone
-                    bars.to_parquet(self.run_dir / 'predictions' / f'{s}_bars.parquet', index=False)
+                    _parquet(bars, self.run_dir / 'predictions' / f'{s}_bars.parquet')
                 if len(ds.unscored):  # labeled rows this model has no full window for: named, never hidden
-                    ds.unscored.to_parquet(self.run_dir / 'predictions' / f'{s}_unscored.parquet', index=False)
+                    _parquet(ds.unscored, self.run_dir / 'predictions' / f'{s}_unscored.parquet')
             out[s] = evaluate_with_references(
                 ds.y,
                 pred.probabilities,
@@ -225,6 +245,19 @@ SELECTION_NOTE = (
     'validation drove early stopping (and CatBoost use_best_model), so val metrics are optimistic; '
     'test is for the final report of the model you pick, never for choosing'
 )
+
+
+def split_summary(data_dir) -> dict:
+    "Each split file's name, SHA-256, rows and columns: what a run records so a reproduction can say what changed."
+    import pyarrow.parquet as pq
+
+    out = {}
+    for s in SPLITS:
+        f = split_file(data_dir, s)
+        meta = pq.ParquetFile(f).metadata
+        out[s] = {'file': f.name, 'sha256': fingerprint_files([f]), 'rows': meta.num_rows}
+        out[s]['columns'] = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    return out
 
 
 def split_bars(frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -261,7 +294,8 @@ def metrics_from_predictions(run_dir) -> dict:
 def _save(fig, path):
     "Write a figure (a plain `Figure`: no pyplot state, no backend, safe in threads)."
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
 
 
 def plot_confusion(cm, title: str, path):
@@ -420,15 +454,31 @@ def tracking_uri(runs_dir, configured: str | None = None) -> str:
     return os.environ.get('MLFLOW_TRACKING_URI') or configured or f"sqlite:///{Path(runs_dir).resolve() / 'mlflow.db'}"
 
 
+@contextlib.contextmanager
+def store_lock(uri: str):
+    "With the embedded SQLite store, an exclusive file lock beside it: one process at a time creates or migrates it."
+    if not uri.startswith('sqlite:///'):
+        yield
+        return
+    db = Path(uri.removeprefix('sqlite:///'))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + '.lock'), 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, and by the OS if this process dies
+        yield
+
+
 def ensure_experiment(name: str, uri: str) -> str:
     "The MLflow experiment `name`, created when new; with the embedded SQLite store its artifacts go beside it."
-    exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    loc = (
-        (Path(uri.removeprefix('sqlite:///')).parent / 'mlartifacts').as_uri() if uri.startswith('sqlite:///') else None
-    )
-    return mlflow.create_experiment(name, artifact_location=loc)
+    with store_lock(uri):  # concurrent first runs would each migrate a new store ('duplicate column') or race here
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        loc = (
+            (Path(uri.removeprefix('sqlite:///')).parent / 'mlartifacts').as_uri()
+            if uri.startswith('sqlite:///')
+            else None
+        )
+        return mlflow.create_experiment(name, artifact_location=loc)
 
 
 def _scalars(metrics: dict, split: str) -> dict:
@@ -443,17 +493,71 @@ def _scalars(metrics: dict, split: str) -> dict:
 
 # %% ../../nbs/21_training.trainer.ipynb #f9d16a1f
 @patch
-def run_full_pipeline(self: Trainer) -> Path:
+def run_full_pipeline(
+    self: Trainer,
+    resume_dir=None,  # a failed run directory to continue from its last training checkpoint (`er_train --resume`)
+) -> Path:
     "Run everything and return the run directory; a failure marks the run failed (directory and MLflow) and re-raises."
     c = self.config
     self.prepare_data()
     self.build_model()  # invalid data, horizon or config fail here, before any run exists
-    self.run_dir = rd = new_run_dir(Path(c.runs_dir), f"{self.model_name.split(':')[1]}_h{c.horizon}")
-    for sub in ('checkpoints', 'predictions', 'metrics', 'plots'):
-        (rd / sub).mkdir()
-    _write_status(rd, 'running', pid=os.getpid())
+    if resume_dir is None:
+        self.run_dir = rd = new_run_dir(Path(c.runs_dir), f"{self.model_name.split(':')[1]}_h{c.horizon}")
+        for sub in ('checkpoints', 'predictions', 'metrics', 'plots'):
+            (rd / sub).mkdir()
+    else:
+        self.run_dir = rd = Path(resume_dir)
+    resumed_id = json.loads((rd / 'status.json').read_text()).get('mlflow_run_id') if resume_dir else None
+    write_status(rd, 'running', **process_identity(), **({'resumed': True} if resume_dir else {}))
+    try:
+        fp = self._start_record(resume_dir is None)
+        uri = tracking_uri(c.runs_dir, c.tracking_uri)
+        with mlflow_tracking(uri), quiet_libraries(not c.verbose):
+            exp_id = ensure_experiment(c.experiment, uri)  # creates (migrates) the store on first use, under a lock
+        tags = {'model': self.model_name, 'family': type(self.model).family, 'horizon': str(c.horizon)}
+        tags |= {'data_fingerprint': fp, 'run_dir': str(rd.resolve())}
+        start = {'run_id': resumed_id} if resumed_id else {'experiment_id': exp_id, 'run_name': rd.name, 'tags': tags}
+        with mlflow_tracking(uri), quiet_libraries(not c.verbose), mlflow.start_run(**start) as run:
+            self.mlflow_run_id = run.info.run_id
+            write_status(rd, 'running', mlflow_run_id=run.info.run_id, tracking_uri=uri)
+            if not resumed_id:
+                params = {'model': self.model_config.to_dict(), 'eval': self.eval_config.to_dict()}
+                params |= {'horizon': c.horizon, 'data': str(c.data)}
+                mlflow.log_params({k: str(v)[:500] for k, v in _flatten(params).items()})
+            self.model.data_fingerprint = fp  # lets an ensemble match the base runs it may reuse
+            self.train(resume=resume_dir is not None)
+            self._finish(rd)
+    except BaseException as e:
+        try:
+            write_status(
+                rd,
+                'failed',
+                error=f'{type(e).__name__}: {e}',
+                traceback=traceback.format_exc(),
+                mlflow_run_id=self.mlflow_run_id,
+            )
+        except OSError as e2:  # a full disk may refuse even this: say so, and keep the first error
+            e.add_note(f"{rd} could not be marked failed ({e2.strerror}); er_runs list marks it once this process ends")
+        if not isinstance(e, OSError) and disk_nearly_full(rd):  # a library's own words for it (XGBoost, SQLite)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(rd)) from e
+        raise
+    return rd
+
+
+def disk_nearly_full(path) -> bool:
+    "Less than 16 MiB or 1% left on the file system holding `path`: then a failed write was most likely for space."
+    u = shutil.disk_usage(path)
+    return u.free < min(16 * 2**20, 0.01 * u.total) or u.free < 2**20
+
+
+@patch
+def _start_record(self: Trainer, new: bool) -> str:
+    "The data fingerprint; for a new run, also write the resolved config.yaml."
+    c, rd = self.config, self.run_dir
     files = [split_file(c.data, s) for s in SPLITS]
     fp = fingerprint_files(files)
+    if not new:
+        return fp
     resolved = {
         'train': c.to_dict(),
         'model_name': self.model_name,
@@ -465,65 +569,29 @@ def run_full_pipeline(self: Trainer) -> Path:
             'files': [f.name for f in files],
             'features': len(self.splits.features),
             'horizons': self.splits.horizons,
+            'splits': split_summary(c.data),
         },
         'seed': self.model_config.random_seed,
+        'cpu_count': os.cpu_count(),
         'versions': package_versions(),
         'git_commit': git_commit(CONFIG_DIR.parent),
     }
-    (rd / 'config.yaml').write_text(yaml.safe_dump(resolved, sort_keys=False))
-    uri = tracking_uri(c.runs_dir, c.tracking_uri)
-    with mlflow_tracking(uri), quiet_libraries(not c.verbose):
-        exp_id = ensure_experiment(c.experiment, uri)  # creates (migrates) the store on first use
-    klass = type(self.model)
-    tags = {
-        'model': self.model_name,
-        'family': klass.family,
-        'horizon': str(c.horizon),
-        'data_fingerprint': fp,
-        'run_dir': str(rd.resolve()),
-    }
-    try:
-        with (
-            mlflow_tracking(uri),
-            quiet_libraries(not c.verbose),
-            mlflow.start_run(experiment_id=exp_id, run_name=rd.name, tags=tags) as run,
-        ):
-            self.mlflow_run_id = run.info.run_id
-            _write_status(rd, 'running', mlflow_run_id=run.info.run_id, tracking_uri=uri)
-            mlflow.log_params(
-                {
-                    k: str(v)[:500]
-                    for k, v in _flatten(
-                        {
-                            'model': self.model_config.to_dict(),
-                            'eval': self.eval_config.to_dict(),
-                            'horizon': c.horizon,
-                            'data': str(c.data),
-                        }
-                    ).items()
-                }
-            )
-            self.model.data_fingerprint = fp  # lets an ensemble match the base runs it may reuse
-            self.train()
-            self.model.save(rd / 'checkpoints' / 'model')
-            if c.oof:
-                self.out_of_fold().to_parquet(rd / 'predictions' / 'oof_predictions.parquet', index=False)
-            self.evaluate()
-            (rd / 'metrics' / 'metrics.json').write_text(json.dumps(self.metrics, indent=1, default=float))
-            _plots(rd, self)
-            mlflow.log_metrics(_scalars(self.metrics, 'val') | _scalars(self.metrics, 'test'))
-            for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
-                mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
-            info = _log_pyfunc(self, rd)
-            _write_status(rd, 'complete', mlflow_run_id=run.info.run_id, model_uri=info.model_uri)
-            mlflow.log_artifacts(str(rd), artifact_path='run_dir')
-    except BaseException as e:
-        _write_status(
-            rd,
-            'failed',
-            error=f'{type(e).__name__}: {e}',
-            traceback=traceback.format_exc(),
-            mlflow_run_id=self.mlflow_run_id,
-        )
-        raise
-    return rd
+    write_text_atomic(rd / 'config.yaml', yaml.safe_dump(resolved, sort_keys=False))
+    return fp
+
+
+@patch
+def _finish(self: Trainer, rd: Path):
+    "Inside the MLflow run: save the model, out-of-fold predictions, evaluate, plot, log; then mark complete."
+    self.model.save(rd / 'checkpoints' / 'model', overwrite=True)  # overwrite: a resumed run may have saved one
+    if self.config.oof:
+        _parquet(self.out_of_fold(), rd / 'predictions' / 'oof_predictions.parquet')
+    self.evaluate()
+    write_text_atomic(rd / 'metrics' / 'metrics.json', json.dumps(self.metrics, indent=1, default=float))
+    _plots(rd, self)
+    mlflow.log_metrics(_scalars(self.metrics, 'val') | _scalars(self.metrics, 'test'))
+    for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
+        mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
+    info = _log_pyfunc(self, rd)
+    write_status(rd, 'complete', mlflow_run_id=self.mlflow_run_id, model_uri=info.model_uri)
+    mlflow.log_artifacts(str(rd), artifact_path='run_dir')
