@@ -13,9 +13,9 @@ import yaml
 
 # %% auto #0
 __all__ = ['STORAGE_ERRNOS', 'CONFIG_DIR', 'NOISY_LOGGERS', 'QUIET_ENV', 'ResearchError', 'DataError', 'ConfigError',
-           'ModelError', 'cli_errors', 'storage_message', 'closest', 'set_seed', 'package_versions',
-           'fingerprint_files', 'atomic_path', 'write_text_atomic', 'git_commit', 'resolve_device', 'read_yaml',
-           'shipped_config', 'param', 'Settings', 'quiet_libraries']
+           'ModelError', 'cli_errors', 'storage_message', 'closest', 'set_seed', 'package_versions', 'file_sha256',
+           'fingerprint_digests', 'fingerprint_files', 'atomic_path', 'write_text_atomic', 'git_commit',
+           'resolve_device', 'read_yaml', 'shipped_config', 'param', 'Settings', 'quiet_libraries']
 
 # %% ../nbs/00_core.ipynb #e3266667
 class ResearchError(Exception):
@@ -108,15 +108,23 @@ def package_versions(
     return out
 
 # %% ../nbs/00_core.ipynb #92134c19
-def fingerprint_files(paths) -> str:
-    "SHA-256 over the names and bytes of `paths`, in order: the data fingerprint saved with every run."
+def file_sha256(path) -> str:
+    "SHA-256 of a file's bytes, read in 1 MiB chunks."
     h = hashlib.sha256()
-    for p in map(Path, paths):
-        h.update(p.name.encode())
-        with open(p, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''):
-                h.update(chunk)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
     return h.hexdigest()
+
+
+def fingerprint_digests(digests: dict) -> str:
+    "SHA-256 over file names and their SHA-256 digests, in order: {name: digest} to one fingerprint."
+    return hashlib.sha256(''.join(f'{n}\0{d}\n' for n, d in digests.items()).encode()).hexdigest()
+
+
+def fingerprint_files(paths) -> str:
+    "The data fingerprint saved with every run: `fingerprint_digests` of each file's name and SHA-256, in order."
+    return fingerprint_digests({Path(p).name: file_sha256(p) for p in paths})
 
 # %% ../nbs/00_core.ipynb #a70m0002
 @contextlib.contextmanager

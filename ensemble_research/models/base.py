@@ -4,13 +4,13 @@
 
 # %% ../../nbs/10_models.base.ipynb #bc4a7f1d
 from __future__ import annotations
-import dataclasses, functools, hashlib, json, os, shutil
+import dataclasses, functools, json, os, shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from ..core import ConfigError, ModelError, Settings, atomic_path, package_versions, param
+from ..core import ConfigError, ModelError, Settings, atomic_path, file_sha256, package_versions, param
 from ..data.phase1 import starts_after
 
 # %% auto #0
@@ -377,10 +377,6 @@ def predict(self: BaseModel, X, metadata: pd.DataFrame | None = None, feature_co
     return PredictionOutput(decode_labels(P.argmax(1)), P, md('datetime'), md('symbol'), horizons)
 
 # %% ../../nbs/10_models.base.ipynb #7c88eb52
-def _sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
 @patch
 def save(self: BaseModel, path, overwrite: bool = False) -> Path:
     "Write the model to directory `path`: native weights, then `model.json` with checksums."
@@ -406,7 +402,7 @@ def save(self: BaseModel, path, overwrite: bool = False) -> Path:
             'training_history': self.training_history,
             'data': self.data_info,
             'versions': package_versions(),
-            'files': {f: _sha256(tmp / f) for f in files},
+            'files': {f: file_sha256(tmp / f) for f in files},
         }
         (tmp / 'model.json').write_text(json.dumps(meta, indent=1, default=float))
         if path.exists():  # what is there (overwrite, or an empty directory) steps aside just before the rename
@@ -434,7 +430,7 @@ def read_model_json(path) -> dict:
     for f, digest in meta['files'].items():
         if not (path / f).is_file():
             raise ModelError(f"{path} is missing weight file {f}")
-        if _sha256(path / f) != digest:
+        if file_sha256(path / f) != digest:
             raise ModelError(f"{path / f} is corrupt: its SHA-256 differs from the one in model.json")
     return meta
 

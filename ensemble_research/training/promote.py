@@ -4,36 +4,27 @@
 
 # %% ../../nbs/25_training.promote.ipynb #f2400004
 from __future__ import annotations
-import argparse, json, re
+import argparse, re
 from pathlib import Path
 import mlflow
-import yaml
 from ..core import ConfigError, cli_errors, quiet_libraries
-from .trainer import mlflow_tracking, tracking_uri
+from .runs import read_run
+from .trainer import mlflow_tracking
 
 # %% auto #0
-__all__ = ['run_record', 'promote', 'main']
+__all__ = ['promote', 'main']
 
 # %% ../../nbs/25_training.promote.ipynb #f2400006
-def run_record(run_dir) -> tuple[dict, dict, str]:
-    "A finished run's status, resolved config and tracking URI; a run that did not complete is an error."
-    rd = Path(run_dir)
-    if not (rd / 'status.json').is_file() or not (rd / 'config.yaml').is_file():
-        raise ConfigError(f"{rd} is not a run directory: it has no status.json and config.yaml")
-    status, conf = json.loads((rd / 'status.json').read_text()), yaml.safe_load((rd / 'config.yaml').read_text())
-    if status.get('status') != 'complete':
-        raise ConfigError(f"{rd} is {status.get('status')!r}, not complete: only a finished run can be promoted")
-    uri = status.get('tracking_uri') or tracking_uri(rd.parent, conf['train'].get('tracking_uri'))
-    return status, conf, uri
-
-
 def promote(
     run_dir,
     alias: str | None = None,  # default champion-h{H}
     name: str = 'ensemble_research',  # the registered model
 ) -> dict:
     "Register the run's pyfunc model as a new version of `name` and point `alias` at it; returns what was done."
-    status, conf, uri = run_record(run_dir)
+    status, conf = read_run(run_dir)
+    if status.get('status') != 'complete':
+        raise ConfigError(f"{run_dir} is {status.get('status')!r}, not complete: only a finished run can be promoted")
+    uri = status['tracking_uri']  # the store the run logged to, where its model is
     H = conf['train']['horizon']
     alias = alias or f'champion-h{H}'
     if (m := re.search(r'h(\d+)$', alias)) and int(m.group(1)) != H:

@@ -25,8 +25,8 @@ from ensemble_research.training.trainer import (
 )
 
 # %% auto #0
-__all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'data_differences', 'reproduce', 'predict_run', 'resume',
-           'main_runs', 'main_reproduce']
+__all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trainer_config', 'data_differences', 'reproduce',
+           'predict_run', 'resume', 'main_runs', 'main_reproduce']
 
 # %% ../../nbs/22_training.runs.ipynb #f2200007
 def read_run(run_dir) -> tuple[dict, dict]:
@@ -99,6 +99,12 @@ def list_runs(runs_dir) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=['run', 'status', 'model', 'horizon', 'started', *_HEADLINE, 'error'])
 
 # %% ../../nbs/22_training.runs.ipynb #f2200016
+def trainer_config(conf: dict) -> dict:
+    "The TrainConfig of a run's config.yaml, with its resolved model config (not the shipped defaults of today)."
+    mc = {k: v for k, v in conf['model_config'].items() if k not in ('model_name', 'model_family', 'horizon')}
+    return conf['train'] | {'model_config': mc, 'data': conf['data']['dir']}
+
+
 def data_differences(saved: dict, data_dir) -> list[str]:
     "What differs between the split files a run recorded and those in `data_dir` now, one phrase per file."
     now, out = split_summary(data_dir), []
@@ -139,13 +145,7 @@ def reproduce(run_dir, runs_dir=None, atol: float = 1e-6) -> dict:
         raise ConfigError(f"{run_dir} is {st.get('status')!r}: only a complete run can be reproduced")
     if diffs := data_differences(conf['data']['splits'], conf['data']['dir']):
         raise DataError(f"the data in {conf['data']['dir']} changed since {run_dir} trained: " + '; '.join(diffs))
-    mc = {k: v for k, v in conf['model_config'].items() if k not in ('model_name', 'model_family', 'horizon')}
-    train = conf['train'] | {
-        'model_config': mc,
-        'data': conf['data']['dir'],
-        'runs_dir': str(runs_dir or Path(run_dir).parent),
-    }
-    new = Trainer(train).run_full_pipeline()
+    new = Trainer(trainer_config(conf) | {'runs_dir': str(runs_dir or Path(run_dir).parent)}).run_full_pipeline()
     gaps = _compare(Path(run_dir), new)
     worst = max(gaps.values())
     return {
@@ -189,8 +189,7 @@ def resume(run_dir) -> Trainer:
         raise ConfigError(f"{rd} has no training checkpoint (it died before its first epoch ended): train it again")
     if diffs := data_differences(conf['data']['splits'], conf['data']['dir']):
         raise DataError(f"the data changed since {rd} started: " + '; '.join(diffs))
-    mc = {k: v for k, v in conf['model_config'].items() if k not in ('model_name', 'model_family', 'horizon')}
-    t = Trainer(conf['train'] | {'model_config': mc, 'data': conf['data']['dir']})
+    t = Trainer(trainer_config(conf))
     t.run_full_pipeline(resume_dir=rd)
     return t
 

@@ -16,6 +16,8 @@ from fastcore.basics import patch
 from ensemble_research.core import (
     CONFIG_DIR,
     ConfigError,
+    file_sha256,
+    fingerprint_digests,
     fingerprint_files,
     git_commit,
     package_versions,
@@ -255,7 +257,7 @@ def split_summary(data_dir) -> dict:
     for s in SPLITS:
         f = split_file(data_dir, s)
         meta = pq.ParquetFile(f).metadata
-        out[s] = {'file': f.name, 'sha256': fingerprint_files([f]), 'rows': meta.num_rows}
+        out[s] = {'file': f.name, 'sha256': file_sha256(f), 'rows': meta.num_rows}
         out[s]['columns'] = [meta.schema.column(i).name for i in range(meta.num_columns)]
     return out
 
@@ -555,9 +557,10 @@ def _start_record(self: Trainer, new: bool) -> str:
     "The data fingerprint; for a new run, also write the resolved config.yaml."
     c, rd = self.config, self.run_dir
     files = [split_file(c.data, s) for s in SPLITS]
-    fp = fingerprint_files(files)
     if not new:
-        return fp
+        return fingerprint_files(files)
+    summary = split_summary(c.data)  # each file read once: its digest also makes the fingerprint
+    fp = fingerprint_digests({v['file']: v['sha256'] for v in summary.values()})
     resolved = {
         'train': c.to_dict(),
         'model_name': self.model_name,
@@ -569,7 +572,7 @@ def _start_record(self: Trainer, new: bool) -> str:
             'files': [f.name for f in files],
             'features': len(self.splits.features),
             'horizons': self.splits.horizons,
-            'splits': split_summary(c.data),
+            'splits': summary,
         },
         'seed': self.model_config.random_seed,
         'cpu_count': os.cpu_count(),
