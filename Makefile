@@ -10,7 +10,7 @@ QUICK_DATA ?= data/splits/quick
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-slow sync rules readme docs outputs nbtest pytest clean
+.PHONY: install demo lab test test-slow sync rules readme docs outputs nbtest pytest clean
 
 $(STAMP): settings.ini setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: install
 	$(BIN)/er_experiment quick
 	@echo "next: the runs are in runs/ (one folder per experiment: executed notebooks, run directories, leaderboard);"
 	@echo "      browse them with  $(BIN)/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db"
+
+LAB_ROOT ?= .
+LAB_ARGS ?=
+lab: install  # JupyterLab on the repo, loopback only: the notebooks in nbs/, the executed experiment notebooks in runs/
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(LAB_ROOT) --ServerApp.open_browser=False $(LAB_ARGS)
 
 sync: install
 	$(BIN)/python tools/check_project.py sync
