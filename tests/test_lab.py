@@ -1,8 +1,9 @@
 """`make lab`: JupyterLab starts on loopback with a token, and its REST API lists the notebooks and a run's executed
 experiment notebook (with outputs), as a researcher's browser would see them."""
-import json, os, shutil, signal, socket, subprocess, time, urllib.request
+import json, os, shutil, urllib.error, urllib.request
 from pathlib import Path
 import pytest
+from conftest import free_port, serving
 from ensemble_research.training.experiment import ExperimentConfig, run_experiment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,31 +24,13 @@ def lab(data, tmp_path):
            'quick': True}
     exp_dir, _, failed = run_experiment(ExperimentConfig.from_dict(cfg))
     assert failed == []
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    token = 'er-test-token'
+    port, token = free_port(), 'er-test-token'
     args = f'--ServerApp.port={port} --IdentityProvider.token={token}'
     args += ' --allow-root' if os.geteuid() == 0 else ''  # Jupyter refuses root without it
-    p = subprocess.Popen(['make', '-C', str(REPO), '--no-print-directory', 'lab', f'LAB_ROOT={root}', f'LAB_ARGS={args}'],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                         env=os.environ | {'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime')})
+    cmd = ['make', '-C', str(REPO), '--no-print-directory', 'lab', f'LAB_ROOT={root}', f'LAB_ARGS={args}']
     base = f'http://127.0.0.1:{port}'
-    try:
-        t = time.time()
-        while True:
-            assert p.poll() is None, p.stderr.read().decode()[-3000:]
-            try:
-                _get(f'{base}/api/status', token)
-                break
-            except OSError:
-                assert time.time() - t < 120, 'JupyterLab did not answer within 120 s'
-                time.sleep(0.5)
+    with serving(cmd, f'{base}/api/status', env=os.environ | {'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime')}):
         yield base, token, exp_dir.relative_to(root)
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)  # make and the server it started: one process group
-        p.wait(timeout=30)
 
 
 def test_jupyterlab_lists_the_notebooks_and_a_runs_executed_notebooks(lab):

@@ -1,8 +1,9 @@
 """A run's model served by `mlflow models serve` on loopback and queried over HTTP as a client would: rows in the
 Phase-1 feature schema in, three probabilities per row out; a request with a wrong schema refused by the signature."""
-import json, os, signal, socket, subprocess, sys, time, urllib.request
+import json, os, subprocess, sys, urllib.error, urllib.request
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
+from conftest import free_port, serving
 from ensemble_research.models import load_model
 
 BIN = Path(sys.executable).parent
@@ -25,28 +26,12 @@ def served(data, tmp_path):
                    capture_output=True)
     run = next((tmp_path / 'runs').glob('lightgbm_h5_*'))
     st = json.loads((run / 'status.json').read_text())
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = os.environ | {'MLFLOW_TRACKING_URI': st['tracking_uri'], 'PATH': f"{BIN}:{os.environ['PATH']}"}
-    p = subprocess.Popen([str(BIN / 'mlflow'), 'models', 'serve', '-m', st['model_uri'], '--env-manager', 'local',
-                          '-h', '127.0.0.1', '-p', str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=env, start_new_session=True)
-    try:
-        t = time.time()
-        while True:
-            assert p.poll() is None, p.stderr.read().decode()[-3000:]
-            try:
-                urllib.request.urlopen(f'http://127.0.0.1:{port}/ping', timeout=5)
-                break
-            except OSError:
-                assert time.time() - t < 120, 'the model server did not answer within 120 s'
-                time.sleep(0.5)
+    cmd = [str(BIN / 'mlflow'), 'models', 'serve', '-m', st['model_uri'], '--env-manager', 'local', '-h', '127.0.0.1',
+           '-p', str(port)]
+    with serving(cmd, f'http://127.0.0.1:{port}/ping', env=env):
         yield f'http://127.0.0.1:{port}/invocations', run
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-        p.wait(timeout=30)
 
 
 def test_a_served_model_answers_http_requests_in_the_feature_schema(served, data):
