@@ -1,5 +1,5 @@
 "Cross-cutting data tests: causal features (property test) and the `er_data sample` -> `er_data check` round trip."
-import subprocess, sys
+import json, subprocess, sys
 import numpy as np, pandas as pd
 from hypothesis import given, settings, strategies as st, HealthCheck
 from ensemble_research.data.sample import make_features
@@ -71,3 +71,34 @@ def test_sample_is_deterministic_for_a_seed(tmp_path):
     assert a['symbols'] == b['symbols']
     for s in ('train', 'val', 'test'):
         pd.testing.assert_frame_equal(pd.read_parquet(split_file(tmp_path/'a', s)), pd.read_parquet(split_file(tmp_path/'b', s)))
+
+
+def _er_data(*args):
+    return subprocess.run([sys.executable, '-c', 'from ensemble_research.data.cli import main; main()', *args],
+                          capture_output=True, text=True)
+
+
+def test_build_from_your_bars_then_check(tmp_path):
+    "`er_data build --bars` on a parquet file with other column names and tz-aware times, then `er_data check`."
+    from ensemble_research.data.sample import read_bars
+    bars, _ = read_bars()
+    mine = bars[bars['symbol'].isin(['AAPL', 'IBM', 'KO', 'XOM'])].rename(columns={'datetime': 'Date', 'close': 'Close'})
+    mine['Date'] = mine['Date'].dt.tz_localize('America/New_York')
+    mine.to_parquet(tmp_path/'mine.parquet', index=False)
+    out = tmp_path/'splits'
+    r = _er_data('build', '--bars', str(tmp_path/'mine.parquet'), '--out', str(out),
+                 '--columns', 'datetime=Date,close=Close', '--calendar', 'XNYS')
+    assert r.returncode == 0, r.stderr
+    assert 'of 4 symbols' in r.stdout
+    card = json.loads((out/'data_card.json').read_text())
+    assert card['source']['columns'] == {'datetime': 'Date', 'close': 'Close'} and card['calendar'] == 'XNYS'
+    r = _er_data('check', str(out))
+    assert r.returncode == 0, r.stderr
+    assert 'valid' in r.stdout and 'counted in XNYS' in r.stdout
+    # bad bars: one paragraph, exit 2, nothing written
+    mine.iloc[[*range(20), 21, 20, *range(22, len(mine))]].to_parquet(tmp_path/'unsorted.parquet', index=False)
+    r = _er_data('build', '--bars', str(tmp_path/'unsorted.parquet'), '--out', str(tmp_path/'never'),
+                 '--columns', 'datetime=Date,close=Close')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and 'sort the file' in r.stderr, r.stderr
+    assert not (tmp_path/'never').exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        'mine.parquet', 'splits', 'unsorted.parquet']
