@@ -4,7 +4,7 @@
 
 # %% ../../nbs/24_training.experiment.ipynb #297353e7
 from __future__ import annotations
-import argparse, dataclasses, importlib.resources, itertools, json, sys, tempfile
+import argparse, contextlib, dataclasses, importlib.resources, itertools, json, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
@@ -22,6 +22,7 @@ from ensemble_research.training.trainer import (
     ensure_experiment,
     mlflow_tracking,
     new_run_dir,
+    process_identity,
     tracking_uri,
 )
 
@@ -173,6 +174,17 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
         'tracking_uri': uri,
         'result_path': str(res),
     }
+    attempt = exp_dir / f".{cell['stem']}.attempt"
+    try:  # an attempt that died with its worker left this file: a cluster's rerun is refused, the cell marked failed
+        with open(attempt, 'x') as f:
+            f.write(json.dumps(process_identity()))
+    except FileExistsError:
+        return cell | {
+            'status': 'failed',
+            'notebook': str(nb),
+            'error': f"its worker died during an earlier attempt ({attempt.read_text()}); not rerun: that attempt's "
+            "run directory is marked failed",
+        }
     try:
         with tempfile.TemporaryDirectory(prefix='er-') as sock:
             # IPC transport: the kernel talks over local sockets in a folder of its own (short: socket paths are
@@ -190,8 +202,10 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
             )
         out = json.loads(res.read_text())
         res.unlink()
+        attempt.unlink()
         return cell | {'status': 'complete', 'notebook': str(nb)} | out
     except Exception as e:  # one failing cell must not stop the others: it is recorded and reported at the end
+        attempt.unlink()
         return cell | {
             'status': 'failed',
             'notebook': str(nb),
@@ -329,8 +343,46 @@ def _base_runs(cell: dict, results: list[dict]) -> list[str]:
     return [r['run_dir'] for r in results if r['status'] == 'complete' and same(r)]
 
 
-def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Path, pd.DataFrame, list]:
-    "Run every cell (`parallel` at once), write the leaderboard; returns (experiment dir, leaderboard, failed cells)."
+@contextlib.contextmanager
+def _cells_runner(parallel: int, scheduler: str | None):
+    "submit(fn, cell, *args) -> a concurrent future: threads on this machine, or a Dask cluster's workers."
+    if scheduler is None:
+        with ThreadPoolExecutor(parallel) as ex:
+            yield lambda fn, cell, *a: ex.submit(fn, cell, *a)
+        return
+    from distributed import Client  # only for --scheduler
+
+    try:
+        client = Client(scheduler, timeout='20s', set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({type(e).__name__}: {e}); start one "
+            "with `dask scheduler` and workers with `dask worker ADDRESS`"
+        ) from e
+    with client:
+        if not client.scheduler_info()['workers']:
+            client.wait_for_workers(1, timeout=60)
+        # one cell per task, never rerun by Dask: a worker's death is recorded by the cell itself (see _run_cell)
+        ex = client.get_executor(pure=False, retries=0)
+        yield lambda fn, cell, *a: ex.submit(fn, cell, *a)
+
+
+def _failed_future(cell: dict, exp_dir: Path, e: BaseException) -> dict:
+    "A cell whose task itself failed (its worker died and the scheduler gave up): failed, with the reason."
+    return cell | {
+        'status': 'failed',
+        'notebook': str(Path(exp_dir).resolve() / f"{cell['stem']}.ipynb"),
+        'error': f"{type(e).__name__}: {e}",
+    }
+
+
+def run_experiment(
+    config,
+    parallel: int = 1,  # cells at once on this machine
+    verbose: bool = False,
+    scheduler: str | None = None,  # a Dask scheduler's address (tcp://host:8786): cells run on its workers
+) -> tuple[Path, pd.DataFrame, list]:
+    "Run every cell (`parallel` at once, or on a Dask cluster), write the leaderboard; (dir, leaderboard, failed)."
     cfg = config if isinstance(config, ExperimentConfig) else load_experiment(config)
     if parallel < 1:
         raise ConfigError(f"--parallel must be at least 1, got {parallel}")
@@ -340,12 +392,16 @@ def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Pa
     with mlflow_tracking(uri), quiet_libraries(not verbose):  # create and migrate the store once, before the cells
         ensure_experiment(cfg.name, uri)
     (exp_dir / 'experiment.json').write_text(
-        json.dumps({'config': cfg.to_dict(), 'cells': cells, 'tracking_uri': uri}, indent=1, default=str)
+        json.dumps(
+            {'config': cfg.to_dict(), 'cells': cells, 'tracking_uri': uri, 'scheduler': scheduler},
+            indent=1,
+            default=str,
+        )
     )
     for rd in reap(root):  # runs whose process died (killed) are marked failed before new ones start
         print(f"marked failed (its process died): {rd}", file=sys.stderr)
     results = []
-    with ThreadPoolExecutor(parallel) as ex, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
+    with _cells_runner(parallel, scheduler) as submit, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
         for ensembles in (False, True):  # ensembles last: they reuse the base cells' runs
             todo = [c for c in cells if c['model'].startswith('ensemble:') == ensembles]
             if ensembles:
@@ -353,11 +409,17 @@ def run_experiment(config, parallel: int = 1, verbose: bool = False) -> tuple[Pa
                     c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
                     for c in todo
                 ]
-            for f in as_completed([ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose) for c in todo]):
-                r = f.result()
+            futures = {submit(_run_cell, c, cfg, exp_dir, uri, verbose): c for c in todo}
+            for f in as_completed(futures):
+                try:
+                    r = f.result()
+                except Exception as e:  # the task, not the cell, failed (a cluster gave up on it): recorded as failed
+                    r = _failed_future(futures[f], exp_dir, e)
                 results.append(r)
                 bar.update(1)
                 bar.set_postfix_str(f"{r['stem']} {r['status']}")
+    for rd in reap(root):  # an attempt that died with its worker on this host
+        print(f"marked failed (its process died): {rd}", file=sys.stderr)
     results.sort(key=lambda r: cells.index(next(c for c in cells if c['stem'] == r['stem'])))
     (exp_dir / 'results.json').write_text(json.dumps(results, indent=1, default=str))
     lb = leaderboard(results, cfg.rank_by)
@@ -373,11 +435,16 @@ def main(argv=None):
     )
     p.add_argument('config', help='experiment YAML path, or the name of a shipped one (baseline, quick)')
     p.add_argument('--parallel', type=int, default=1, help='cells run at once')
+    p.add_argument(
+        '--scheduler',
+        help='run the cells on a Dask cluster: the scheduler address (tcp://host:8786); every worker needs the '
+        'runs directory and data at the same paths, and the same MLflow tracking URI',
+    )
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     p.add_argument('--verbose', action='store_true', help="show the libraries' and kernels' own logs and warnings")
     a = p.parse_args(argv)
     with cli_errors(a.debug):
-        exp_dir, lb, failed = run_experiment(a.config, a.parallel, a.verbose)
+        exp_dir, lb, failed = run_experiment(a.config, a.parallel, a.verbose, a.scheduler)
         if len(lb):
             print((exp_dir / 'leaderboard.md').read_text())
         print(f"experiment directory: {exp_dir}  (executed notebooks, run directories, leaderboard.{{md,parquet,png}})")
