@@ -131,6 +131,10 @@ def fit(self: ResearchClassifier, X, y, sample_weight=None, eval_set=None):
     self.classes_ = np.unique(y)
     self._codes = _codes(self.classes_)
     code = lambda v: self._codes[np.searchsorted(self.classes_, v)]
+    if self.early_stopping and eval_set is None:
+        raise ValueError(
+            "early_stopping=True needs fit(X, y, eval_set=(X_val, y_val)): rows not trained on and later than X's"
+        )
     Xv = yv = None
     if eval_set is not None:
         Xv, yv = eval_set
