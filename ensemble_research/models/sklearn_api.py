@@ -43,7 +43,8 @@ class ResearchClassifier(ClassifierMixin, BaseEstimator):
 def estimator_class(model: str) -> type:
     "The scikit-learn classifier class of a registered model, its parameters the model's config keys."
     full = ModelRegistry.resolve(model)
-    name = f"{ModelRegistry.get(full).__name__.removesuffix('Model')}Classifier"
+    base = ModelRegistry.get(full)
+    name = f"{base.__name__.removesuffix('Model')}Classifier"
     if isinstance(klass := globals().get(name), type) and klass.model == full:
         return klass
     cfg = resolve_model_config(full, {})
@@ -64,7 +65,7 @@ def estimator_class(model: str) -> type:
         + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in params.items()]
     )
     klass = type(name, (ResearchClassifier,), {'__init__': __init__, 'model': full, '__module__': __name__})
-    klass.__doc__ = f"scikit-learn classifier of {full}: {ModelRegistry.get(full).__doc__ or ''}".strip()
+    klass.__doc__ = f"scikit-learn classifier of {full}: {base.__doc__ or ''}".strip()
     globals()[name] = klass
     return klass
 
@@ -80,14 +81,14 @@ def as_sklearn(
         raise ConfigError(f"as_sklearn wraps a fitted {type(model).__name__}; pass its name to build an unfitted one")
     if params:
         raise ConfigError(f"as_sklearn(fitted model) takes no parameters; got {sorted(params)}")
-    klass = estimator_class(f"{model.family}:{model.name}")
-    cfg = model.config.to_dict()
-    est = klass(**{k: cfg[k] for k in inspect.signature(klass).parameters if k in cfg} | {'horizon': model.horizon})
     if model.config.sequence_length != 1:
         raise ConfigError(
             f"{type(model).__name__} reads windows of {model.config.sequence_length} bars; "
             "the scikit-learn wrapper passes one row per sample: predict with the model itself"
         )
+    klass = estimator_class(f"{model.family}:{model.name}")
+    cfg = model.config.to_dict()
+    est = klass(**{k: cfg[k] for k in inspect.signature(klass).parameters if k in cfg} | {'horizon': model.horizon})
     est.model_, est.classes_, est._codes = model, np.array([-1, 0, 1]), np.array([-1, 0, 1])
     est.n_features_in_ = len(model.feature_columns)
     if not all(c.startswith('x') and c[1:].isdigit() for c in model.feature_columns):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/23_training.cli.ipynb #fcbc4362
 from __future__ import annotations
-import argparse, sys
+import argparse
 from pathlib import Path
 import yaml
 from ..core import ConfigError, cli_errors, read_yaml
@@ -131,7 +131,6 @@ def main(argv=None):
             raise ConfigError("--horizon is required (er_data check shows the horizons the data has)")
         t = Trainer(cfg)
         if Path(t.config.runs_dir).is_dir():  # runs whose process died are marked failed before a new one starts
-            for rd in reap(t.config.runs_dir):
-                print(f"marked failed (its process died): {rd}", file=sys.stderr)
+            reap(t.config.runs_dir, say=True)
         t.run_full_pipeline()
         print(format_result(t))

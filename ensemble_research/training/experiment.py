@@ -154,6 +154,15 @@ def _link_ensembles(cells: list[dict], overrides) -> list[dict]:
     return cells
 
 # %% ../../nbs/24_training.experiment.ipynb #2234ce17
+def _failed(cell: dict, exp_dir: Path, error: str) -> dict:
+    "The cell, failed with `error`, beside its notebook's path."
+    return cell | {
+        'status': 'failed',
+        'notebook': str(Path(exp_dir).resolve() / f"{cell['stem']}.ipynb"),
+        'error': error,
+    }
+
+
 def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbose: bool = False) -> dict:
     "Execute the template for one cell with papermill; returns the cell with its status, run directory or error."
     import papermill as pm
@@ -179,12 +188,12 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
         with open(attempt, 'x') as f:
             f.write(json.dumps(process_identity()))
     except FileExistsError:
-        return cell | {
-            'status': 'failed',
-            'notebook': str(nb),
-            'error': f"its worker died during an earlier attempt ({attempt.read_text()}); not rerun: that attempt's "
-            "run directory is marked failed",
-        }
+        return _failed(
+            cell,
+            exp_dir,
+            f"its worker died during an earlier attempt ({attempt.read_text()}); not rerun: that attempt's run "
+            "directory is marked failed",
+        )
     try:
         with tempfile.TemporaryDirectory(prefix='er-') as sock:
             # IPC transport: the kernel talks over local sockets in a folder of its own (short: socket paths are
@@ -206,11 +215,7 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
         return cell | {'status': 'complete', 'notebook': str(nb)} | out
     except Exception as e:  # one failing cell must not stop the others: it is recorded and reported at the end
         attempt.unlink()
-        return cell | {
-            'status': 'failed',
-            'notebook': str(nb),
-            'error': f'{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}',
-        }
+        return _failed(cell, exp_dir, f'{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}')
 
 # %% ../../nbs/24_training.experiment.ipynb #eed60f05
 def _row(rep: dict, split: str) -> dict:
@@ -345,10 +350,10 @@ def _base_runs(cell: dict, results: list[dict]) -> list[str]:
 
 @contextlib.contextmanager
 def _cells_runner(parallel: int, scheduler: str | None):
-    "submit(fn, cell, *args) -> a concurrent future: threads on this machine, or a Dask cluster's workers."
+    "An executor for the cells: threads on this machine, or a Dask cluster's workers."
     if scheduler is None:
         with ThreadPoolExecutor(parallel) as ex:
-            yield lambda fn, cell, *a: ex.submit(fn, cell, *a)
+            yield ex
         return
     from distributed import Client  # only for --scheduler
 
@@ -363,17 +368,7 @@ def _cells_runner(parallel: int, scheduler: str | None):
         if not client.scheduler_info()['workers']:
             client.wait_for_workers(1, timeout=60)
         # one cell per task, never rerun by Dask: a worker's death is recorded by the cell itself (see _run_cell)
-        ex = client.get_executor(pure=False, retries=0)
-        yield lambda fn, cell, *a: ex.submit(fn, cell, *a)
-
-
-def _failed_future(cell: dict, exp_dir: Path, e: BaseException) -> dict:
-    "A cell whose task itself failed (its worker died and the scheduler gave up): failed, with the reason."
-    return cell | {
-        'status': 'failed',
-        'notebook': str(Path(exp_dir).resolve() / f"{cell['stem']}.ipynb"),
-        'error': f"{type(e).__name__}: {e}",
-    }
+        yield client.get_executor(pure=False, retries=0)
 
 
 def run_experiment(
@@ -398,10 +393,9 @@ def run_experiment(
             default=str,
         )
     )
-    for rd in reap(root):  # runs whose process died (killed) are marked failed before new ones start
-        print(f"marked failed (its process died): {rd}", file=sys.stderr)
+    reap(root, say=True)  # runs whose process died (killed) are marked failed before new ones start
     results = []
-    with _cells_runner(parallel, scheduler) as submit, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
+    with _cells_runner(parallel, scheduler) as ex, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
         for ensembles in (False, True):  # ensembles last: they reuse the base cells' runs
             todo = [c for c in cells if c['model'].startswith('ensemble:') == ensembles]
             if ensembles:
@@ -409,17 +403,16 @@ def run_experiment(
                     c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
                     for c in todo
                 ]
-            futures = {submit(_run_cell, c, cfg, exp_dir, uri, verbose): c for c in todo}
+            futures = {ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose): c for c in todo}
             for f in as_completed(futures):
                 try:
                     r = f.result()
                 except Exception as e:  # the task, not the cell, failed (a cluster gave up on it): recorded as failed
-                    r = _failed_future(futures[f], exp_dir, e)
+                    r = _failed(futures[f], exp_dir, f"{type(e).__name__}: {e}")
                 results.append(r)
                 bar.update(1)
                 bar.set_postfix_str(f"{r['stem']} {r['status']}")
-    for rd in reap(root):  # an attempt that died with its worker on this host
-        print(f"marked failed (its process died): {rd}", file=sys.stderr)
+    reap(root, say=True)  # an attempt that died with its worker on this host
     results.sort(key=lambda r: cells.index(next(c for c in cells if c['stem'] == r['stem'])))
     (exp_dir / 'results.json').write_text(json.dumps(results, indent=1, default=str))
     lb = leaderboard(results, cfg.rank_by)

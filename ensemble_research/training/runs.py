@@ -54,7 +54,10 @@ def run_dirs(runs_dir) -> list[Path]:
     return sorted({p.parent for pat in ('*/status.json', '*/*/status.json') for p in root.glob(pat)})
 
 
-def reap(runs_dir) -> list[Path]:
+def reap(
+    runs_dir,
+    say: bool = False,  # print each run marked failed to stderr
+) -> list[Path]:
     "Mark failed every `running` run whose process is dead, in its status.json and in MLflow; returns them."
     dead = []
     for rd in run_dirs(runs_dir):
@@ -71,6 +74,8 @@ def reap(runs_dir) -> list[Path]:
             with mlflow_tracking(st['tracking_uri']), quiet_libraries():
                 mlflow.MlflowClient().set_terminated(st['mlflow_run_id'], 'FAILED')
         dead.append(rd)
+        if say:
+            print(f"marked failed (its process died): {rd}", file=sys.stderr)
     return dead
 
 # %% ../../nbs/22_training.runs.ipynb #f2200012
@@ -211,8 +216,7 @@ def main_runs(argv=None):
         if a.cmd == 'list':
             if not Path(a.runs_dir).is_dir():
                 raise ConfigError(f"no runs directory {a.runs_dir}")
-            for rd in reap(a.runs_dir):
-                print(f"marked failed (its process died): {rd}", file=sys.stderr)
+            reap(a.runs_dir, say=True)
             df = list_runs(a.runs_dir)
             print(df.to_markdown(index=False, floatfmt='.4f') if len(df) else f"no runs in {a.runs_dir}")
         else:
