@@ -13,7 +13,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['STORAGE_ERRNOS', 'CONFIG_DIR', 'NOISY_LOGGERS', 'QUIET_ENV', 'ResearchError', 'DataError', 'ConfigError',
-           'ModelError', 'cli_errors', 'storage_message', 'closest', 'set_seed', 'package_versions', 'file_sha256',
+           'ModelError', 'storage_message', 'cli_errors', 'closest', 'set_seed', 'package_versions', 'file_sha256',
            'fingerprint_digests', 'fingerprint_files', 'atomic_path', 'write_text_atomic', 'git_commit',
            'resolve_device', 'read_yaml', 'shipped_config', 'param', 'Settings', 'quiet_libraries']
 
@@ -33,33 +33,28 @@ class ConfigError(ResearchError, ValueError):
 class ModelError(ResearchError, RuntimeError):
     "A model is used wrongly (predict before fit, wrong features) or its saved directory is unusable."
 
-# %% ../nbs/00_core.ipynb #ad2c752a
-@contextlib.contextmanager
-def cli_errors(
-    debug: bool = False,  # re-raise with the traceback instead
-):
-    "In command-line tools: print a `ResearchError` as one paragraph and exit 2; other errors keep their traceback."
-    try:
-        yield
-    except (ResearchError, OSError) as e:
-        if debug or (isinstance(e, OSError) and e.errno not in STORAGE_ERRNOS):
-            raise
-        msg = str(e) if isinstance(e, ResearchError) else storage_message(e)
-        print(f"error: {msg}\n(run with --debug for the traceback)", file=sys.stderr)
-        sys.exit(2)
-
-
+# %% ../nbs/00_core.ipynb #23bf9c1f
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def storage_message(e: OSError) -> str:
     "One paragraph for a file system refusal: what happened, to which path, what to do."
-    fix = {
-        errno.ENOSPC: 'free space there or point --runs-dir at another disk',
-        errno.EDQUOT: 'free space in your quota or point --runs-dir elsewhere',
-        errno.EROFS: 'point --runs-dir at a writable file system',
-    }.get(e.errno, 'make it writable for this user or point --runs-dir elsewhere')
+    fix = {errno.ENOSPC: 'free space there or point --runs-dir at another disk',
+           errno.EDQUOT: 'free space in your quota or point --runs-dir elsewhere',
+           errno.EROFS: 'point --runs-dir at a writable file system'}.get(
+               e.errno, 'make it writable for this user or point --runs-dir elsewhere')
     return f"{e.strerror} writing {e.filename or 'a file'}: {fix}; earlier runs are untouched"
+
+# %% ../nbs/00_core.ipynb #f89a6773
+@contextlib.contextmanager
+def cli_errors(debug: bool = False):  # re-raise with the traceback instead
+    "In command-line tools: print a `ResearchError` as one paragraph and exit 2; other errors keep their traceback."
+    try: yield
+    except (ResearchError, OSError) as e:
+        if debug or (isinstance(e, OSError) and e.errno not in STORAGE_ERRNOS): raise
+        msg = str(e) if isinstance(e, ResearchError) else storage_message(e)
+        print(f"error: {msg}\n(run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(2)
 
 # %% ../nbs/00_core.ipynb #bc5e82ee
 def closest(name: str, choices) -> str:
@@ -82,22 +77,8 @@ def set_seed(
 
 # %% ../nbs/00_core.ipynb #bd919840
 def package_versions(
-    names=(
-        'ensemble_research',
-        'numpy',
-        'pandas',
-        'pyarrow',
-        'scikit-learn',
-        'xgboost',
-        'lightgbm',
-        'catboost',
-        'torch',
-        'neuralforecast',
-        'timesfm',
-        'optuna',
-        'mlflow',
-    ),
-) -> dict:
+    names=('ensemble_research', 'numpy', 'pandas', 'pyarrow', 'scikit-learn', 'xgboost', 'lightgbm', 'catboost',
+           'torch', 'neuralforecast', 'timesfm', 'optuna', 'mlflow')) -> dict:
     "Installed version of each distribution in `names` (None when absent)."
     out = {}
     for n in names:
@@ -207,8 +188,7 @@ def shipped_config(
     avail = sorted(p.stem for p in (CONFIG_DIR / kind).glob('*.yaml'))
     if name not in avail:
         raise ConfigError(
-            f"no shipped {kind} config {name!r}{closest(name, avail)}; available: {', '.join(avail) or 'none'}"
-        )
+            f"no shipped {kind} config {name!r}{closest(name, avail)}; available: {', '.join(avail) or 'none'}")
     return CONFIG_DIR / kind / f'{name}.yaml'
 
 # %% ../nbs/00_core.ipynb #3a9f51d2
@@ -217,8 +197,8 @@ def param(
     lo=None,  # smallest allowed value, inclusive
     hi=None,  # largest allowed value, inclusive
     choices=None,  # the allowed values
-    doc: str = '',
-):  # one line shown in errors and docs
+    doc: str = '',  # one line shown in errors and docs
+):
     "A config field with a default, an optional closed range [lo, hi] or set of choices, and a one-line doc."
     mutable = isinstance(default, (list, dict))
     kw = {'default_factory': lambda: type(default)(default)} if mutable else {'default': default}
@@ -278,8 +258,7 @@ class Settings:
         if unknown:
             k = unknown[0]
             raise ConfigError(
-                f"unknown config key {k!r} for {cls.__name__}{closest(k, keys)}; valid keys: {', '.join(keys)}"
-            )
+                f"unknown config key {k!r} for {cls.__name__}{closest(k, keys)}; valid keys: {', '.join(keys)}")
         vals = {}
         for f in dataclasses.fields(cls):
             if f.name not in d:
@@ -314,17 +293,8 @@ class Settings:
         return self
 
 # %% ../nbs/00_core.ipynb #6a1e2f31
-NOISY_LOGGERS = (
-    'mlflow',
-    'alembic',
-    'lightning',
-    'lightning.pytorch',
-    'pytorch_lightning',
-    'lightning_fabric',
-    'optuna',
-    'papermill',
-    'traitlets',
-)
+NOISY_LOGGERS = ('mlflow', 'alembic', 'lightning', 'lightning.pytorch', 'pytorch_lightning', 'lightning_fabric',
+                 'optuna', 'papermill', 'traitlets')
 QUIET_ENV = {'MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR': 'false'}
 
 
@@ -334,18 +304,15 @@ def quiet_libraries(quiet: bool = True):  # False: change nothing (a --verbose r
     if not quiet:
         yield
         return
-    levels = {n: logging.getLogger(n).level for n in NOISY_LOGGERS}
-    env = {k: os.environ.get(k) for k in QUIET_ENV}
+    # not fastcore's modified_env: it clears and refills all of os.environ on exit, which races with the threads of
+    # `er_experiment --parallel` (a subprocess started then sees an empty environment) and drops what the block set
+    levels, env = {n: logging.getLogger(n).level for n in NOISY_LOGGERS}, {k: os.environ.get(k) for k in QUIET_ENV}
     try:
-        for n in NOISY_LOGGERS:
-            logging.getLogger(n).setLevel(logging.WARNING)
+        for n in NOISY_LOGGERS: logging.getLogger(n).setLevel(logging.WARNING)
         os.environ.update(QUIET_ENV)
         yield
     finally:
-        for n, lv in levels.items():
-            logging.getLogger(n).setLevel(lv)
+        for n, lv in levels.items(): logging.getLogger(n).setLevel(lv)
         for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v

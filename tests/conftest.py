@@ -1,5 +1,6 @@
 """Shared pytest setup: the `slow` marker (run with --runslow, as `make test-slow` does), the tiny fixture written once
 per session (`data`, and its loaded splits `splits`), and MLflow kept off any tracking URI set in the environment."""
+
 import contextlib, os, signal, socket, subprocess, time, urllib.error, urllib.request
 import pytest
 from ensemble_research.data.phase1 import load_splits
@@ -15,10 +16,12 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption('--runslow'): return
+    if config.getoption('--runslow'):
+        return
     skip = pytest.mark.skip(reason='slow: run with --runslow (make test-slow)')
     for item in items:
-        if 'slow' in item.keywords: item.add_marker(skip)
+        if 'slow' in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope='session')

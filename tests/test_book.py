@@ -1,10 +1,11 @@
 "The trading book on real daily bars: always long is the equal-weight marked-to-market portfolio, no sqrt(H) drift."
-import numpy as np, pandas as pd, pytest
+
+import numpy as np, pytest
 from ensemble_research.data.phase1 import load_splits
 from ensemble_research.data.sample import build_sample
 from ensemble_research.data.dataset import TimeSeriesDataset
 from ensemble_research.training.evaluator import EvalConfig, book, evaluate
-from ensemble_research.training.trainer import split_bars
+from ensemble_research.training.evaluator import split_bars
 
 
 @pytest.fixture(scope='module')
@@ -36,7 +37,7 @@ def test_always_long_is_the_equal_weight_book_once_ramped_in(sample, split, H):
 def test_report_states_its_bars_and_interval(sample):
     ds = TimeSeriesDataset.from_splits(sample, 'test', 5)
     P = np.tile([0.0, 0.0, 1.0], (len(ds), 1))
-    t = evaluate(ds.y, P, None, ds.fwd_returns, ds.metadata['datetime'].to_numpy(), ds.metadata['symbol'].to_numpy(),
-                 5, EvalConfig(), split_bars(sample['test']))['trading']
+    t = evaluate(ds.y, P, None, ds.fwd_returns, ds.metadata['datetime'].to_numpy(), ds.metadata['symbol'].to_numpy(), 5,
+                 EvalConfig(), split_bars(sample['test']))['trading']
     assert t['n_bars'] < 60 and 'only' in t['note']  # a one-year sample leaves about 23 bars per split
     assert t['sharpe_ci_low'] < t['sharpe'] < t['sharpe_ci_high'] and 0 <= t['psr'] <= 1

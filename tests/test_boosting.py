@@ -1,4 +1,5 @@
 "Boosting learns a planted signal up to its Bayes limit and stays at chance on random labels (the leakage canary)."
+
 import numpy as np, pytest
 from ensemble_research.data.synthetic import planted_panel, chronological_split, bayes_accuracy
 from ensemble_research.data.phase1 import load_splits
@@ -30,6 +31,6 @@ def test_learns_planted_signal_to_bayes_limit(name, tmp_path):
 
 @pytest.mark.parametrize('name', BOOSTING)
 def test_random_labels_stay_at_majority_rate(name, tmp_path):
-    acc, y = _fit_eval(name, _splits(tmp_path, signal=False, priors=(.25, .5, .25)))
+    acc, y = _fit_eval(name, _splits(tmp_path, signal=False, priors=(0.25, 0.5, 0.25)))
     majority = np.bincount(y + 1).max() / len(y)
     assert abs(acc - majority) < 0.02, (acc, majority)

@@ -1,7 +1,7 @@
 """Experiment grids on a Dask cluster: a LocalCluster of two worker processes gives --parallel 2's leaderboard, and a
 worker killed mid-cell leaves that cell failed and listed while the others complete."""
+
 import json, os, signal, subprocess, sys, time
-from pathlib import Path
 import pandas as pd, psutil, pytest, yaml
 from distributed import Client, LocalCluster
 from ensemble_research.training.experiment import ExperimentConfig, run_experiment
@@ -15,19 +15,21 @@ def cluster():
 
 
 def _grid(data, runs, **kw):
-    return ExperimentConfig.from_dict({'name': 'g', 'models': ['lightgbm', 'xgboost'], 'horizons': [5], 'seeds': [1, 2],
-                                       'data': str(data), 'runs_dir': str(runs), 'quick': True} | kw)
+    return ExperimentConfig.from_dict(
+        {'name': 'g', 'models': ['lightgbm', 'xgboost'], 'horizons': [5], 'seeds': [1, 2], 'data': str(data),
+         'runs_dir': str(runs), 'quick': True}
+        | kw)
 
 
 def test_dask_grid_matches_parallel_two(data, tmp_path, cluster):
-    d_dir, d_lb, d_failed = run_experiment(_grid(data, tmp_path/'dask'), scheduler=cluster.scheduler_address)
-    t_dir, t_lb, t_failed = run_experiment(_grid(data, tmp_path/'threads'), parallel=2)
+    d_dir, d_lb, d_failed = run_experiment(_grid(data, tmp_path / 'dask'), scheduler=cluster.scheduler_address)
+    t_dir, t_lb, t_failed = run_experiment(_grid(data, tmp_path / 'threads'), parallel=2)
     assert d_failed == t_failed == []
     assert len(d_lb) == len(t_lb) and (d_lb['n_cells'] > 0).all()
     pd.testing.assert_frame_equal(d_lb.reset_index(drop=True), t_lb.reset_index(drop=True), check_exact=True)
     ran = {json.loads(p.read_text())['pid'] for p in d_dir.glob('*/status.json')}
     assert len(ran) == 4 and os.getpid() not in ran  # each cell ran in its own kernel on a worker
-    assert json.loads((d_dir/'experiment.json').read_text())['scheduler'] == cluster.scheduler_address
+    assert json.loads((d_dir / 'experiment.json').read_text())['scheduler'] == cluster.scheduler_address
     assert not list(d_dir.glob('.*.attempt'))
 
 
@@ -44,16 +46,16 @@ def _kill_worker_running(client, kernel_pid: int) -> int:
 
 
 def test_a_worker_dying_mid_cell_fails_that_cell_only(data, tmp_path, cluster):
-    cfg = _grid(data, tmp_path/'runs', models=['gru', 'lightgbm', 'xgboost'], seeds=[42],
+    cfg = _grid(data, tmp_path / 'runs', models=['gru', 'lightgbm', 'xgboost'], seeds=[42],
                 model_config={'gru': {'max_epochs': 5000, 'early_stopping': False}})  # long enough to be killed
-    (tmp_path/'g.yaml').write_text(yaml.safe_dump(cfg.to_dict()))
+    (tmp_path / 'g.yaml').write_text(yaml.safe_dump(cfg.to_dict()))
     p = subprocess.Popen([sys.executable, '-c', 'from ensemble_research.training.experiment import main; main()',
-                          str(tmp_path/'g.yaml'), '--scheduler', cluster.scheduler_address],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          str(tmp_path / 'g.yaml'), '--scheduler', cluster.scheduler_address], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     t0, status = time.time(), None
     while status is None:  # the GRU cell's run has started training in a worker's kernel
         assert p.poll() is None and time.time() - t0 < 300, p.communicate()
-        for f in (tmp_path/'runs').glob('g_*/gru_h5_*/status.json'):
+        for f in (tmp_path / 'runs').glob('g_*/gru_h5_*/status.json'):
             st = json.loads(f.read_text())
             status = st if st.get('status') == 'running' and st.get('mlflow_run_id') else None
         time.sleep(0.5)
@@ -63,9 +65,9 @@ def test_a_worker_dying_mid_cell_fails_that_cell_only(data, tmp_path, cluster):
     assert p.returncode == 1, err
     assert '1 cell(s) failed' in err and 'gru_h5: ' in err and 'its worker died' in err, err
     assert 'boosting:lightgbm' in out and 'boosting:xgboost' in out  # the leaderboard of the cells that completed
-    exp_dir = next((tmp_path/'runs').glob('g_*'))
-    results = {r['stem']: r for r in json.loads((exp_dir/'results.json').read_text())}
+    exp_dir = next((tmp_path / 'runs').glob('g_*'))
+    results = {r['stem']: r for r in json.loads((exp_dir / 'results.json').read_text())}
     assert {k: r['status'] for k, r in results.items()} == {'gru_h5': 'failed', 'lightgbm_h5': 'complete',
-                                                              'xgboost_h5': 'complete'}
+                                                            'xgboost_h5': 'complete'}
     gru = json.loads(next(exp_dir.glob('gru_h5_*/status.json')).read_text())
     assert gru['status'] == 'failed' and 'died' in gru['error']  # reaped: never left 'running'

@@ -1,10 +1,11 @@
 "The docs site as a reader meets it: `make docs` output opened in headless Chromium, screenshots in _docs/screenshots/."
+
 import importlib.util, os
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('check_project', ROOT/'tools'/'check_project.py')
+spec = importlib.util.spec_from_file_location('check_project', ROOT / 'tools' / 'check_project.py')
 check_project = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_project)
 BROWSER = check_project.find_browser()
@@ -13,10 +14,11 @@ BROWSER = check_project.find_browser()
 @pytest.mark.skipif(BROWSER is None and not os.environ.get('CI'),
                     reason='no Chromium here (Debian: apt-get install chromium); .ci/run installs it')
 def test_site_opens_in_a_browser_with_tables_plots_and_no_errors():
-    site = ROOT/'_docs'
-    if not (site/'index.html').is_file(): check_project.build_site(site)  # `make test` builds it just before
+    site = ROOT / '_docs'
+    if not (site / 'index.html').is_file():
+        check_project.build_site(site)  # `make test` builds it just before
     pages = sorted(p.name for p in site.glob('*.html'))
     assert 'index.html' in pages and '01_quick_start.html' in pages and len(pages) >= 20, pages
-    check_project.browse(site, site/'screenshots')
+    check_project.browse(site, site / 'screenshots')
     for page in check_project.PAGE_NEEDS:
-        assert (site/'screenshots'/page.replace('.html', '.png')).stat().st_size > 10_000
+        assert (site / 'screenshots' / page.replace('.html', '.png')).stat().st_size > 10_000

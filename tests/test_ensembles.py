@@ -1,5 +1,7 @@
-"""Ensembles across modules: purged folds never let a training label reach a predicted block (property test), a base
-run's out-of-fold predictions are reused rather than retrained, and an experiment grid trains an ensemble on its runs."""
+"""Ensembles across modules: purged folds never let a training label reach a predicted block (property test), a
+base run's out-of-fold predictions are reused rather than retrained, and an experiment grid trains an ensemble on its
+runs."""
+
 import json
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
@@ -18,7 +20,8 @@ def panels(draw):
     rows = []
     for s in range(n_sym):
         start, n = int(rng.integers(0, 30)), int(rng.integers(20, 120))
-        rows.append(pd.DataFrame({'datetime': pd.bdate_range('2021-01-01', periods=200)[start:start + n], 'symbol': f'S{s}'}))
+        rows.append(
+            pd.DataFrame({'datetime': pd.bdate_range('2021-01-01', periods=200)[start : start + n], 'symbol': f'S{s}'}))
     bars = pd.concat(rows, ignore_index=True)
     keep = rng.random(len(bars)) > draw(st.floats(0, 0.3))  # unlabeled bars, or bars without a full window
     return bars, keep
@@ -66,8 +69,8 @@ def test_a_matching_base_run_is_reused_not_retrained(data, tmp_path, base_run, m
     bases = [{'model': 'lightgbm', 'config': LightGBMModel.quick_config},
              {'model': 'lightgbm', 'config': LightGBMModel.quick_config | {'num_leaves': 4}}]
     mc = {'bases': bases, 'oof': {'n_folds': 2}, 'base_runs': [str(base_run)]}
-    run = Trainer({'model': 'stacking', 'horizon': 5, 'data': str(data), 'runs_dir': str(tmp_path / 'runs'),
-                   'model_config': mc}).run_full_pipeline()
+    settings = {'model': 'stacking', 'horizon': 5, 'data': str(data), 'runs_dir': str(tmp_path / 'runs')}
+    run = Trainer(settings | {'model_config': mc}).run_full_pipeline()
     hist = json.loads((run / 'checkpoints' / 'model' / 'model.json').read_text())['training_history']
     assert [b['source'] for b in hist['bases']] == ['reused', 'fitted']
     assert hist['bases'][0]['run_dir'] == str(base_run)
@@ -81,18 +84,18 @@ def test_a_matching_base_run_is_reused_not_retrained(data, tmp_path, base_run, m
 def test_other_fold_settings_or_data_are_not_reused(splits, base_run):
     cfg = {'bases': [{'model': 'lightgbm', 'config': LightGBMModel.quick_config}], 'oof': {'n_folds': 3}}
     m = ModelRegistry.create('stacking', cfg, 5, splits.features)
-    assert m._reuse(0, base_run) == "the ensemble's data fingerprint is unknown (fit outside the Trainer)"
+    assert m._reuse(0, base_run)[2] == "the ensemble's data fingerprint is unknown (fit outside the Trainer)"
     m.data_fingerprint = yaml.safe_load((base_run / 'config.yaml').read_text())['data']['fingerprint']
-    assert m._reuse(0, base_run) == 'its fold settings differ'
+    assert m._reuse(0, base_run)[2] == 'its fold settings differ'
     m.data_fingerprint = 'other'
-    assert m._reuse(0, base_run) == 'it trained on other data'
+    assert m._reuse(0, base_run)[2] == 'it trained on other data'
 
 
 def test_an_experiment_trains_stacking_on_its_base_runs(data, tmp_path):
-    cfg = ExperimentConfig.from_dict({
-        'name': 'ens', 'models': ['lightgbm', 'xgboost', 'stacking'], 'horizons': [5], 'data': str(data),
-        'runs_dir': str(tmp_path), 'quick': True,
-        'model_config': {'stacking': {'bases': ['lightgbm', 'xgboost'], 'oof': {'n_folds': 2}}}})
+    cfg = ExperimentConfig.from_dict(
+        {'name': 'ens', 'models': ['lightgbm', 'xgboost', 'stacking'], 'horizons': [5], 'data': str(data),
+         'runs_dir': str(tmp_path), 'quick': True,
+         'model_config': {'stacking': {'bases': ['lightgbm', 'xgboost'], 'oof': {'n_folds': 2}}}})
     exp_dir, lb, failed = run_experiment(cfg)
     assert failed == []
     res = {r['stem']: r for r in json.loads((exp_dir / 'results.json').read_text())}

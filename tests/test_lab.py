@@ -1,5 +1,6 @@
 """`make lab`: JupyterLab starts on loopback with a token, and its REST API lists the notebooks and a run's executed
 experiment notebook (with outputs), as a researcher's browser would see them."""
+
 import json, os, shutil, urllib.error, urllib.request
 from pathlib import Path
 import pytest

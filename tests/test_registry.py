@@ -1,5 +1,6 @@
 "Third-party models plug in through the `ensemble_research.models` entry point: a small plugin package is built here."
-import sys, textwrap
+
+import sys
 import numpy as np
 from ensemble_research.models import ModelRegistry
 
@@ -18,10 +19,11 @@ class Uniform(BaseModel):
 
 
 def _install_plugin(root, name, module_src, ep_value):
-    (root/f'{name}.py').write_text(module_src)
-    di = root/f'{name}-0.1.dist-info'; di.mkdir()
-    (di/'METADATA').write_text(f'Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n')
-    (di/'entry_points.txt').write_text(f'[ensemble_research.models]\n{name} = {ep_value}\n')
+    (root / f'{name}.py').write_text(module_src)
+    di = root / f'{name}-0.1.dist-info'
+    di.mkdir()
+    (di / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n')
+    (di / 'entry_points.txt').write_text(f'[ensemble_research.models]\n{name} = {ep_value}\n')
 
 
 def test_entry_point_plugin_registers(tmp_path, monkeypatch):
@@ -39,13 +41,17 @@ def test_entry_point_plugin_registers(tmp_path, monkeypatch):
         assert not broken['available'] and 'needs libfoo' in broken['reason']
     finally:
         for k in [k for k in ModelRegistry._models if k.startswith('thirdparty:')]:
-            ModelRegistry._models.pop(k); ModelRegistry._meta.pop(k)
+            ModelRegistry._models.pop(k)
+            ModelRegistry._meta.pop(k)
         ModelRegistry._broken.clear()
         sys.modules.pop('er_plugin_demo', None)
 
 
 def test_builtin_families_are_discovered_on_import():
     import subprocess
-    r = subprocess.run([sys.executable, '-c', 'import ensemble_research.models as m; print(sorted(x["full_name"] for x in m.ModelRegistry._meta.values()))'],
-                       capture_output=True, text=True)
+
+    r = subprocess.run(
+        [sys.executable, '-c',
+         'import ensemble_research.models as m; print(sorted(x["full_name"] for x in m.ModelRegistry._meta.values()))'],
+        capture_output=True, text=True)
     assert 'boosting:xgboost' in r.stdout and 'boosting:catboost' in r.stdout, r.stderr

@@ -1,6 +1,7 @@
 """Reliability with real processes and signals: killed runs found and marked failed, a resumed run ending with the
 weights of an uninterrupted one, four concurrent er_train runs, atomic artifacts under SIGKILL, exact reproduction,
 and every bad input past the loader answered with one paragraph, exit code 2 and earlier runs untouched."""
+
 import json, os, random, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import mlflow, numpy as np, pandas as pd, pytest, yaml
@@ -8,11 +9,11 @@ from safetensors.numpy import load_file
 from ensemble_research.data.synthetic import tiny_fixture
 from ensemble_research.models.base import read_model_json
 from ensemble_research.training.experiment import leaderboard, _write_leaderboard
-from ensemble_research.training.trainer import mlflow_tracking
+from ensemble_research.training.records import mlflow_tracking
 
 BIN = Path(sys.executable).parent
-GRU = ['--model', 'gru', '--horizon', '5', '--set', 'max_epochs=6', '--set', 'early_stopping=false',
-       '--set', 'hidden_size=64', '--set', 'sequence_length=10', '--set', 'batch_size=16']
+GRU = ['--model', 'gru', '--horizon', '5', '--set', 'max_epochs=6', '--set', 'early_stopping=false', '--set',
+       'hidden_size=64', '--set', 'sequence_length=10', '--set', 'batch_size=16']
 
 
 def cli(tool, *args, check=True, **kw):
@@ -29,7 +30,7 @@ def status(rd):
 def wait_for(pred, timeout=120, what='condition'):
     t = time.time()
     while time.time() - t < timeout:
-        if (v := pred()):
+        if v := pred():
             return v
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
@@ -51,8 +52,8 @@ def world(tmp_path_factory):
     "The tiny fixture and one complete LightGBM run that every test below must leave untouched."
     d = tmp_path_factory.mktemp('rel')
     data, runs = tiny_fixture(d / 'data'), d / 'runs'
-    cli('er_train', '--model', 'lightgbm', '--horizon', 5, '--data', data, '--runs-dir', runs,
-        '--set', 'n_estimators=20', '--set', 'n_jobs=1')
+    cli('er_train', '--model', 'lightgbm', '--horizon', 5, '--data', data, '--runs-dir', runs, '--set',
+        'n_estimators=20', '--set', 'n_jobs=1')
     done = next(runs.glob('lightgbm_h5_*'))
     snap = {p: p.stat().st_mtime_ns for p in done.rglob('*') if p.is_file()}
     yield data, runs, done
@@ -149,7 +150,7 @@ def test_sigkill_never_leaves_a_truncated_artifact(tmp_path):
         p.wait()
         model, old = tmp_path / 'model', list(tmp_path.glob('.model.old-*'))
         if model.exists():
-            meta = read_model_json(model)  # every file present with the SHA-256 model.json promised
+            read_model_json(model)  # every file present with the SHA-256 model.json promised
             w = load_file(str(model / 'weights.safetensors'))['w']
             assert w.size == 4_000_000 and len(np.unique(w)) == 1
             seen.add('model')
@@ -230,8 +231,8 @@ def test_a_runs_directory_without_write_permission(world, tmp_path):
     ro.mkdir(mode=0o755)
     shutil.copytree(data, ro / 'data')
     (ro / 'runs').mkdir(mode=0o555)
-    args = [str(BIN / 'er_train'), '--model', 'lightgbm', '--horizon', '5', '--data', str(ro / 'data'),
-            '--runs-dir', str(ro / 'runs')]
+    args = [str(BIN / 'er_train'), '--model', 'lightgbm', '--horizon', '5', '--data', str(ro / 'data'), '--runs-dir',
+            str(ro / 'runs')]
     try:
         if os.geteuid() == 0:  # root writes anywhere: drop the capability that lets it ignore permissions
             caps = '-dac_override,-dac_read_search'
@@ -256,9 +257,10 @@ def test_a_full_disk_while_writing_artifacts(world, tmp_path):
         first = next(runs.glob('lightgbm_h5_*'))
         free = shutil.disk_usage(disk).free
         (disk / 'filler').write_bytes(b'\0' * (free - 400_000))  # room for a run directory, not for its artifacts
-        r = cli('er_train', '--model', 'xgboost', '--horizon', 5, '--data', data, '--runs-dir', runs, '--set', 'n_jobs=1',
-                check=False)
-        assert r.returncode == 2 and 'No space left on device' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+        r = cli('er_train', '--model', 'xgboost', '--horizon', 5, '--data', data, '--runs-dir', runs, '--set',
+                'n_jobs=1', check=False)
+        assert r.returncode == 2 and 'No space left on device' in r.stderr and 'Traceback' not in r.stderr, r.stderr[
+            -2000:]
         failed = next(runs.glob('xgboost_h5_*'))
         assert status(failed)['status'] == 'failed'
         assert status(first)['status'] == 'complete' and read_model_json(first / 'checkpoints' / 'model')
@@ -269,9 +271,9 @@ def test_a_full_disk_while_writing_artifacts(world, tmp_path):
 
 def test_er_experiment_with_an_unknown_model_horizon_or_no_cells(world, tmp_path):
     data, runs, _ = world
-    for i, (extra, expect) in enumerate([({'models': ['lightgbn']}, "did you mean 'lightgbm'"),
-                                          ({'horizons': [7]}, 'horizon 7'),
-                                          ({'seeds': []}, 'the experiment has no cells')]):
+    for i, (extra, expect) in enumerate(
+        [({'models': ['lightgbn']}, "did you mean 'lightgbm'"), ({'horizons': [7]}, 'horizon 7'),
+         ({'seeds': []}, 'the experiment has no cells')]):
         cfg = {'name': 'bad', 'models': ['lightgbm'], 'data': str(data), 'runs_dir': str(runs)} | extra
         (tmp_path / f'e{i}.yaml').write_text(yaml.safe_dump(cfg))
         _bad('er_experiment', tmp_path / f'e{i}.yaml', expect=expect)

@@ -1,5 +1,6 @@
 """A run's model served by `mlflow models serve` on loopback and queried over HTTP as a client would: rows in the
 Phase-1 feature schema in, three probabilities per row out; a request with a wrong schema refused by the signature."""
+
 import json, os, subprocess, sys, urllib.error, urllib.request
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
@@ -44,6 +45,7 @@ def test_a_served_model_answers_http_requests_in_the_feature_schema(served, data
     assert list(got.columns) == ['prob_short', 'prob_neutral', 'prob_long'] and len(got) == 5
     assert np.allclose(got.to_numpy(), model.predict_proba(rows))
     missing = rows.drop(columns=[model.feature_columns[0]])
-    code, body = _post(url, {'dataframe_split': {'columns': list(missing.columns), 'data': missing.to_numpy().tolist()}})
+    code, body = _post(
+        url, {'dataframe_split': {'columns': list(missing.columns), 'data': missing.to_numpy().tolist()}})
     assert code == 400 and f"Model is missing inputs ['{model.feature_columns[0]}']" in body['message']
     assert 'stack_trace' not in body and 'Traceback' not in body['message']

@@ -1,5 +1,6 @@
 """Time-series family: the contract for TimesFM on a small local checkpoint, the random-label and future-leak canaries
 (held-out accuracy at the majority-class rate), and planted-signal learnability near the Bayes limit (slow)."""
+
 import numpy as np, pytest
 from ensemble_research.data.synthetic import planted_panel, chronological_split, write_splits, bayes_accuracy
 from ensemble_research.data.phase1 import load_splits
@@ -34,15 +35,15 @@ def _splits(tmp_path, future_leak=False, **kw):
 
 @pytest.mark.parametrize('name', ['nhits', 'bitcn', 'patchtst', 'tft'])
 def test_random_labels_stay_at_majority_rate(name, tmp_path):
-    acc, y = _acc(name, _splits(tmp_path, signal=False, priors=(.25, .5, .25)))
+    acc, y = _acc(name, _splits(tmp_path, signal=False, priors=(0.25, 0.5, 0.25)))
     assert abs(acc - np.bincount(y + 1).max() / len(y)) < 0.025, acc
 
 
 @pytest.mark.parametrize('name', ['nhits', 'bitcn', 'tft'])
 def test_a_signal_from_the_future_is_not_seen(name, tmp_path):
-    acc, y = _acc(name, _splits(tmp_path / 'leak', future_leak=True, delta=3.0, priors=(.25, .5, .25)))
+    acc, y = _acc(name, _splits(tmp_path / 'leak', future_leak=True, delta=3.0, priors=(0.25, 0.5, 0.25)))
     assert abs(acc - np.bincount(y + 1).max() / len(y)) < 0.025, acc
-    now, _ = _acc(name, _splits(tmp_path / 'now', delta=3.0, priors=(.25, .5, .25)))  # the same signal at bar t
+    now, _ = _acc(name, _splits(tmp_path / 'now', delta=3.0, priors=(0.25, 0.5, 0.25)))  # the same signal at bar t
     assert now > 0.85, now
 
 

@@ -1,10 +1,12 @@
-"Time-zone-aware intraday bars end to end: er_data check, a boosting, a neural and a time-series model, the book, MLflow."
+"Time-zone-aware intraday bars end to end: er_data check, a boosting, a neural and a time-series model, book, MLflow."
+
 import json, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 import mlflow
 from ensemble_research.data.synthetic import planted_panel, chronological_split, write_splits
-from ensemble_research.training.trainer import Trainer, mlflow_tracking, tracking_uri
+from ensemble_research.training.records import mlflow_tracking, tracking_uri
+from ensemble_research.training.trainer import Trainer
 
 
 @pytest.fixture(scope='module')
@@ -17,25 +19,24 @@ def hourly(tmp_path_factory):
 
 
 def test_check_reads_tz_aware_bars(hourly):
-    er_data = str(Path(sys.executable).parent/'er_data')
-    r = subprocess.run([er_data, 'check', str(hourly), '--json'],
-                       capture_output=True, text=True)
+    er_data = str(Path(sys.executable).parent / 'er_data')
+    r = subprocess.run([er_data, 'check', str(hourly), '--json'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)['horizons'] == [5]
 
 
 @pytest.mark.parametrize('model,cfg', [('lightgbm', {'n_estimators': 10, 'n_jobs': 1}),
-                                       ('gru', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8}),
-                                       ('nhits', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8})])
+                          ('gru', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8}),
+                          ('nhits', {'max_epochs': 1, 'sequence_length': 4, 'hidden_size': 8})])
 def test_models_train_on_tz_aware_hourly_bars(hourly, tmp_path, model, cfg):
     t = Trainer({'model': model, 'horizon': 5, 'data': str(hourly), 'runs_dir': str(tmp_path), 'model_config': cfg,
                  'context_from_previous': True})
     rd = t.run_full_pipeline()
-    assert json.loads((rd/'status.json').read_text())['status'] == 'complete'
+    assert json.loads((rd / 'status.json').read_text())['status'] == 'complete'
     tr = t.metrics['test']['model']['trading']
     assert tr['method'] == 'marked to market per bar' and tr['frequency'].startswith('intraday')
-    saved = pd.read_parquet(rd/'predictions'/'test_predictions.parquet')
+    saved = pd.read_parquet(rd / 'predictions' / 'test_predictions.parquet')
     assert str(saved['datetime'].dt.tz) == 'UTC'
-    assert (rd/'plots'/'equity_curve.png').is_file() and (rd/'plots'/'drawdown.png').is_file()
+    assert (rd / 'plots' / 'equity_curve.png').is_file() and (rd / 'plots' / 'drawdown.png').is_file()
     with mlflow_tracking(tracking_uri(tmp_path)):
         assert mlflow.get_run(t.mlflow_run_id).info.status == 'FINISHED'

@@ -1,13 +1,14 @@
 """Tuning across processes: every search space builds its model, studies complete with pruning, two workers share a
 storage, a killed worker's trial is failed by its heartbeat and retried, test data is never read, PostgreSQL storage,
 and optuna-dashboard reads a study back over HTTP."""
+
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import mlflow, optuna, pytest
 from ensemble_research.data.phase1 import split_file
 from ensemble_research.data.synthetic import tiny_fixture
 from ensemble_research.models import ModelRegistry
-from ensemble_research.training.trainer import mlflow_tracking, tracking_uri
+from ensemble_research.training.records import mlflow_tracking, tracking_uri
 from ensemble_research.tuning.tuner import TuneConfig, open_study, search_space, suggest, summary, tune
 
 MODELS = [m['full_name'] for m in ModelRegistry.list_models(available_only=True)]
@@ -18,12 +19,14 @@ BIN = Path(sys.executable).parent
 
 def _cfg(tmp_path, model='lightgbm', **kw):
     return TuneConfig.from_dict({'model': model, 'horizon': 5, 'trials': 3, 'data': str(tiny_fixture(tmp_path / 'd')),
-                                 'runs_dir': str(tmp_path / 'runs'), 'model_config': FAST[model]} | kw)
+                                 'runs_dir': str(tmp_path / 'runs'), 'model_config': FAST[model]}
+                                | kw)
 
 
 def _port():
     with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize('name', MODELS)
@@ -41,8 +44,9 @@ def test_study_completes_and_pruned_trials_are_nested_mlflow_runs(tmp_path, mode
     if model == 'lightgbm':  # three good points, then one that learns far slower: the median pruner must stop it
         study = open_study(cfg)
         for lr in (0.3, 0.25, 0.2, 0.003):
-            study.enqueue_trial({'learning_rate': lr, 'num_leaves': 15, 'min_child_samples': 10, 'subsample': 0.9,
-                                 'colsample': 0.9, 'reg_lambda': 0.1})
+            study.enqueue_trial(
+                {'learning_rate': lr, 'num_leaves': 15, 'min_child_samples': 10, 'subsample': 0.9, 'colsample': 0.9,
+                 'reg_lambda': 0.1})
     s = summary(tune(cfg, progress=False))
     assert s['complete'] + s['pruned'] == trials and s['fail'] == 0
     assert s['pruned'] == (1 if model == 'lightgbm' else 0)
@@ -50,7 +54,8 @@ def test_study_completes_and_pruned_trials_are_nested_mlflow_runs(tmp_path, mode
         runs = mlflow.search_runs(experiment_names=['tuning'])
     parent = runs[runs['tags.mlflow.parentRunId'].isna()]
     kids = runs[runs['tags.mlflow.parentRunId'].notna()]
-    assert len(parent) == 1 and len(kids) == trials and (kids['tags.mlflow.parentRunId'] == parent['run_id'].iloc[0]).all()
+    assert len(parent) == 1 and len(kids) == trials, (len(parent), len(kids), trials)
+    assert (kids['tags.mlflow.parentRunId'] == parent['run_id'].iloc[0]).all()
     assert (kids['status'] == 'KILLED').sum() == s['pruned'] and parent['status'].iloc[0] == 'FINISHED'
     assert parent['metrics.complete'].iloc[0] == s['complete']  # the summary's numbers on the study's run
 
@@ -62,8 +67,8 @@ def test_tuning_never_reads_the_test_split(tmp_path):
 
 
 def _run_cli(cfg, *extra):
-    args = [str(BIN / 'er_tune'), '--model', cfg.model, '--horizon', '5', '--trials', str(cfg.trials), '--data', cfg.data,
-            '--runs-dir', cfg.runs_dir, '--storage', cfg.storage_url, '--no-mlflow', *extra]
+    args = [str(BIN / 'er_tune'), '--model', cfg.model, '--horizon', '5', '--trials', str(cfg.trials), '--data',
+            cfg.data, '--runs-dir', cfg.runs_dir, '--storage', cfg.storage_url, '--no-mlflow', *extra]
     args += [f'--set={k}={v}' for k, v in cfg.model_config.items()]
     return subprocess.run(args, capture_output=True, text=True, timeout=600)
 
@@ -83,7 +88,8 @@ def test_two_worker_processes_share_one_sqlite_study(tmp_path):
 
 
 def test_a_killed_worker_is_failed_by_its_heartbeat_and_the_study_resumes(tmp_path):
-    slow = {'max_epochs': 400, 'patience': 400, 'hidden_size': 8, 'sequence_length': 4, 'batch_size': 8, 'device': 'cpu'}
+    slow = {
+        'max_epochs': 400, 'patience': 400, 'hidden_size': 8, 'sequence_length': 4, 'batch_size': 8, 'device': 'cpu'}
     cfg = _cfg(tmp_path, 'lstm', trials=2, model_config=slow, heartbeat_interval=1, grace_period=2, mlflow=False)
     open_study(cfg)  # created here, so that this process can follow it while the worker runs
     code = f"from ensemble_research.tuning.tuner import tune; tune({cfg.to_dict()!r}, progress=False)"
@@ -126,8 +132,9 @@ def postgres():
     port = _port()
     subprocess.run(as_pg + [str(PG / 'initdb'), '-D', str(d / 'data'), '-A', 'trust', '-U', 'er'], check=True,
                    capture_output=True)
-    subprocess.run(as_pg + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-l', str(d / 'log'), '-w', '-o',
-                            f'-k {d} -h 127.0.0.1 -p {port}', 'start'], check=True, capture_output=True)
+    subprocess.run(as_pg
+                   + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-l', str(d / 'log'), '-w', '-o',
+                      f'-k {d} -h 127.0.0.1 -p {port}', 'start'], check=True, capture_output=True)
     try:
         subprocess.run(as_pg + [str(PG / 'createdb'), '-h', '127.0.0.1', '-p', str(port), '-U', 'er', 'optuna'],
                        check=True, capture_output=True)
@@ -162,4 +169,5 @@ def test_optuna_dashboard_reads_the_study(tmp_path):
         study = next(s for s in body['study_summaries'] if s['study_name'] == cfg.study_name)
         assert study['directions'] == ['minimize']
     finally:
-        p.terminate(); p.wait(10)
+        p.terminate()
+        p.wait(10)

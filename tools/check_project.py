@@ -37,25 +37,29 @@ def rules():
         for m in UNSAFE.finditer(text):
             problems.append(f"{rel}:{text[:m.start()].count(chr(10)) + 1}: unsafe persistence {m.group(0).strip()!r} "
                             "(use native formats, safetensors, JSON/YAML, torch.load(..., weights_only=True))")
-    problems += layer_problems()
+    problems += layer_problems() + shape_problems()
     if problems: sys.exit("project rules broken:\n  " + "\n  ".join(problems))
     print(f"rules: {len(list(PKG.rglob('*.py')))} modules within {MAX_LINES} lines, no unsafe persistence, "
-          "notebooks and layers import only what lies below them")
+          "notebooks and layers import only what lies below them, notebook code in nbdev's shape")
 
 # Layers, bottom up: a module may import only its own layer or those listed for it.
 LAYERS = {'core': set(), 'data': {'core'}, 'models': {'core', 'data'}, 'training': {'core', 'data', 'models'},
           'tuning': {'core', 'data', 'models', 'training'}, 'ensembles': {'core', 'data', 'models', 'training'}}
-UPPER, UPPER_USERS = {'tuning', 'ensembles'}, {'training.cli', 'training.experiment'}  # their CLIs, the runner
 IMPORT = re.compile(r"^\s*(?:from|import)\s+ensemble_research\.([\w.]+)", re.M)
 
 def _code(nb):
     "The source of a notebook's code cells."
     return '\n'.join(''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code')
 
+def _order(nb: Path) -> tuple:
+    "A notebook's place in import order: `20_` is (20, ''), a later insertion `20a_` is (20, 'a')."
+    m = re.fullmatch(r'(\d+)([a-z]?)', nb.stem.split('_', 1)[0])
+    return int(m[1]), m[2]
+
 def layer_problems():
     "Notebooks import only lower-numbered notebooks, and layers import only the layers below them."
     nbs = {p.stem.split('_', 1)[1]: p for p in NBS.glob('[0-9]*.ipynb')}
-    num = {m: int(p.stem.split('_', 1)[0]) for m, p in nbs.items()}
+    num = {m: _order(p) for m, p in nbs.items()}
     def owner(mod):  # the notebook defining module `mod` (models -> models.__init__)
         parts = mod.split('.')
         for i in range(len(parts), 0, -1):
@@ -73,15 +77,41 @@ def layer_problems():
                 out.append(f"nbs/{p.name} imports ensemble_research.{imp} from nbs/{nbs[o].name}: "
                            "a notebook imports only lower-numbered ones")
             top = o.split('.')[0]
-            if top != layer and top not in LAYERS.get(layer, set()) and not (top in UPPER and m in UPPER_USERS):
+            if top != layer and top not in LAYERS.get(layer, set()):
                 out.append(f"nbs/{p.name} ({layer} layer) imports ensemble_research.{imp} ({top} layer): "
                            f"the {layer} layer may import only {sorted(LAYERS.get(layer, set()))}")
     return out
 
+def hidden_numbers(src: str) -> list[str]:
+    "`test_eq(<comparison>, True/False)` calls: when they fail they print `False != True`, not the numbers."
+    import ast
+    try: tree = ast.parse(src)
+    except SyntaxError: return []
+    return [f"line {n.lineno}: test_eq(<comparison>, {n.args[1].value}) hides its numbers: "
+            "assert a <= b, (a, b) or test_eq on the values" for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and getattr(n.func, 'id', None) == 'test_eq' and len(n.args) == 2
+            and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, bool)
+            and isinstance(n.args[0], (ast.Compare, ast.BoolOp, ast.UnaryOp))]
+
+def shape_problems():
+    "Notebook code in nbdev's shape (tools/reflow.py), and tests in notebooks and tests/ that show their numbers."
+    sys.path.insert(0, str(ROOT/'tools'))
+    from reflow import problems
+    out = [f"{t.relative_to(ROOT)}: {p}" for t in sorted((ROOT/'tests').glob('*.py')) for p in hidden_numbers(t.read_text())]
+    for nb in sorted(NBS.rglob('*.ipynb')):
+        if '.ipynb_checkpoints' in nb.parts: continue
+        for i, c in enumerate(json.loads(nb.read_text())['cells']):
+            if c['cell_type'] != 'code': continue
+            src = ''.join(c['source'])
+            out += [f"{nb.relative_to(ROOT)} cell {i}: {p} (`python tools/reflow.py` fills exploded blocks)"
+                    for p in problems(src)] + [f"{nb.relative_to(ROOT)} cell {i}: {p}" for p in hidden_numbers(src)]
+    return out
+
 def lint():
-    "ruff over the notebooks and the exported package, 120 characters a line (ruff.toml)."
+    "ruff over the notebooks, the exported package and tests/, 120 characters a line (ruff.toml)."
     ruff = str(Path(sys.executable).parent/'ruff')
-    r = subprocess.run([ruff, 'check', '--output-format', 'json', 'nbs', 'ensemble_research'], cwd=ROOT,
+    r = subprocess.run([ruff, 'check', '--output-format', 'json', 'nbs', 'ensemble_research', 'tests',
+                        'tools/reflow.py'], cwd=ROOT,
                        capture_output=True, text=True)
     found = json.loads(r.stdout or '[]')
     def generated(d):  # nbdev wraps `__all__` at 120 and then prefixes `__all__ = `: its first line is nbdev's, not ours
@@ -93,7 +123,7 @@ def lint():
         sys.exit("ruff:\n  " + "\n  ".join(f"{Path(d['filename']).relative_to(ROOT)}:{d['location']['row']}: "
                                            f"{d['code']} {d['message']}" for d in bad[:40]))
     if r.returncode not in (0, 1): sys.exit(f"ruff failed: {r.stderr}")
-    print(f"lint: ruff clean on nbs/ and the package ({len(found) - len(bad)} generated __all__ lines of nbdev's left)")
+    print(f"lint: ruff clean on nbs/, tests/ and the package ({len(found) - len(bad)} generated __all__ lines of nbdev's left)")
 
 def _readme_text():
     out = subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'markdown', '--stdout', '--log-level', 'ERROR', str(NBS/'index.ipynb')],
@@ -131,7 +161,7 @@ def _title(nb: dict, stem: str) -> tuple[str, str]:
 def _section(rel: Path) -> str:
     if rel.parts[0] == 'tutorials': return 'Tutorials'
     if rel.stem == 'index': return 'Start'
-    n = int(rel.stem.split('_')[0])
+    n = int(re.match(r'\d+', rel.stem)[0])
     return 'Reference: core and data' if n < 10 else 'Reference: models' if n < 20 else 'Reference: training'
 
 def build_site(out: Path) -> list[Path]:

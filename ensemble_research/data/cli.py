@@ -15,24 +15,18 @@ __all__ = ['format_summary', 'parse_columns', 'main']
 # %% ../../nbs/04_data.cli.ipynb #ce122de2
 def format_summary(summary: dict, features: list, path) -> str:
     "The human-readable summary `er_data check` prints."
-    lines = [
-        f"Phase-1 splits in {path}: valid",
-        f"features: {summary['n_features']} ({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})",
-        f"horizons: {summary['horizons']}",
-        "",
-        f"{'split':<6} {'rows':>9} {'symbols':>8}  dates",
-    ]
+    lines = [f"Phase-1 splits in {path}: valid",
+             f"features: {summary['n_features']} ({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})",
+             f"horizons: {summary['horizons']}", "", f"{'split':<6} {'rows':>9} {'symbols':>8}  dates"]
     for s, v in summary['splits'].items():
         lines.append(f"{s:<6} {v['rows']:>9,} {v['symbols']:>8}  {v['start']} to {v['end']}")
     lines += ["", "class balance (short / neutral / long; share of rows without a label):"]
     for s, v in summary['splits'].items():
         for h, b in v['class_balance'].items():
             lines.append(f"  {s:<6} {h:<4} {b['-1']:.3f} / {b['0']:.3f} / {b['1']:.3f}; unlabeled {b['nan']:.3f}")
-    lines.append(
-        "gap between splits, in bars (smallest over symbols): "
-        + ', '.join(f"{k} {v}" for k, v in summary['gaps_bars'].items())
-        + f" (counted in {summary.get('gaps_counted_in', 'bars')})"
-    )
+    lines.append("gap between splits, in bars (smallest over symbols): "
+                 + ', '.join(f"{k} {v}" for k, v in summary['gaps_bars'].items())
+                 + f" (counted in {summary.get('gaps_counted_in', 'bars')})")
     if summary.get('sorted'):
         lines.append(f"note: rows of {summary['sorted']} were not sorted; sorted by (symbol, datetime)")
     if summary.get('nan_rows_dropped'):
@@ -59,18 +53,16 @@ def _horizons(text: str) -> list[int]:
 
 # %% ../../nbs/04_data.cli.ipynb #de864efd
 def _wrote(card: dict, out) -> str:
-    return (
-        f"wrote {sum(v['rows'] for v in card['splits'].values()):,} rows of {len(card['symbols'])} symbols and "
-        f"{card['n_features']} features to {out} in {card['build_seconds']} s (data card: {Path(out) / 'DATA_CARD.md'})"
-    )
+    rows = sum(v['rows'] for v in card['splits'].values())
+    return (f"wrote {rows:,} rows of {len(card['symbols'])} symbols and {card['n_features']} features to {out} "
+            f"in {card['build_seconds']} s (data card: {Path(out) / 'DATA_CARD.md'})")
 
 
 def main(argv=None):
     "Entry point of `er_data`."
     p = argparse.ArgumentParser(
         prog='er_data',
-        description='Validate Phase-1 splits, build the real-data sample, or build splits from your bars.',
-    )
+        description='Validate Phase-1 splits, build the real-data sample, or build splits from your bars.')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     sub = p.add_subparsers(dest='cmd', required=True)
     c = sub.add_parser('check', help='validate a directory of Phase-1 splits and print its summary')
@@ -81,9 +73,8 @@ def main(argv=None):
     c.add_argument('--json', action='store_true', help='print the summary as JSON')
     s = sub.add_parser('sample', help='build Phase-1-shaped splits from real S&P 500 daily bars')
     s.add_argument('--out', default=str(DEFAULT_DATA_DIR))
-    s.add_argument(
-        '--symbols', type=int, default=None, help='a seeded random subset of this many symbols (default: all)'
-    )
+    s.add_argument('--symbols', type=int, default=None,
+                   help='a seeded random subset of this many symbols (default: all)')
     s.add_argument('--seed', type=int, default=0)
     b = sub.add_parser('build', help='build Phase-1 splits from your own long-format OHLCV bars (CSV or parquet)')
     b.add_argument('--bars', required=True, help='file with datetime, symbol, open, high, low, close, volume')

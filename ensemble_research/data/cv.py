@@ -46,8 +46,7 @@ class PurgedWalkForward(Settings):
         if len(times) - start < self.n_folds:
             raise DataError(
                 f"{len(times)} distinct datetimes leave {len(times) - start} after the initial "
-                f"{self.initial_fraction:.0%}, too few for {self.n_folds} folds: lower n_folds or initial_fraction"
-            )
+                f"{self.initial_fraction:.0%}, too few for {self.n_folds} folds: lower n_folds or initial_fraction")
         cuts = np.array_split(np.arange(start, len(times)), self.n_folds)
         last = len(times) - 1
         return [(times[c[0]], times[c[-1]], times[min(c[-1] + self.embargo, last)]) for c in cuts]
@@ -65,8 +64,7 @@ class PurgedWalkForward(Settings):
             if len(train) == 0:
                 raise DataError(
                     f"fold {k} (predicting {pd.Timestamp(first)} to {pd.Timestamp(last)}) has no training rows "
-                    f"left after purging horizon {horizon}: raise initial_fraction or lower n_folds"
-                )
+                    f"left after purging horizon {horizon}: raise initial_fraction or lower n_folds")
             yield train, test
 
 # %% ../../nbs/07_data.cv.ipynb #a0c70015
@@ -76,16 +74,8 @@ def fold_table(cv: PurgedWalkForward, metadata: pd.DataFrame, horizon: int) -> p
     rows = []
     for k, ((tr, te), (first, last, _)) in enumerate(zip(cv.split(metadata, horizon), cv.blocks(dt))):
         eligible = (dt < first) | ((dt > last) & ~cv.walk_forward)
-        rows.append(
-            {
-                'fold': k,
-                'block_start': first,
-                'block_end': last,
-                'predicted': len(te),
-                'train': len(tr),
-                'purged': int(eligible.sum()) - len(tr),
-            }
-        )
+        rows.append({'fold': k, 'block_start': first, 'block_end': last, 'predicted': len(te), 'train': len(tr),
+                     'purged': int(eligible.sum()) - len(tr)})
     return pd.DataFrame(rows)
 
 # %% ../../nbs/07_data.cv.ipynb #a0c70019
@@ -106,20 +96,11 @@ def oof_predict(
     for k, (tr, te) in enumerate(cv.split(metadata, model.horizon)):
         m = type(model)(model.config, model.horizon, model.feature_columns)
         w = None if sample_weight is None else np.asarray(sample_weight)[tr]
-        m.fit(
-            X[tr],
-            np.asarray(y)[tr],
-            X_val,
-            y_val,
-            metadata.iloc[tr],
-            metadata_val,
-            sample_weight=w,
-            val_sample_weight=val_sample_weight,
-        )
+        m.fit(X[tr], np.asarray(y)[tr], X_val, y_val, metadata.iloc[tr], metadata_val, sample_weight=w,
+              val_sample_weight=val_sample_weight)
         P = m.predict_proba(X[te])
         parts.append(
-            pd.DataFrame({'row': te, 'fold': k, 'prob_short': P[:, 0], 'prob_neutral': P[:, 1], 'prob_long': P[:, 2]})
-        )
+            pd.DataFrame({'row': te, 'fold': k, 'prob_short': P[:, 0], 'prob_neutral': P[:, 1], 'prob_long': P[:, 2]}))
     out = pd.concat(parts, ignore_index=True).sort_values('row')
     md = metadata.iloc[out['row']].reset_index(drop=True)
     return pd.concat([md[['datetime', 'symbol']], out.drop(columns='row').reset_index(drop=True)], axis=1)

@@ -20,8 +20,8 @@ class Windows:
     def __init__(
         self,
         view: np.ndarray,  # (rows - L + 1, L, f) strided view
-        starts: np.ndarray,
-    ):  # start row of each sample's window
+        starts: np.ndarray,  # start row of each sample's window
+    ):
         self.view, self.starts = view, starts
         self.shape, self.ndim, self.dtype = (len(starts), *view.shape[1:]), 3, view.dtype
 
@@ -48,8 +48,8 @@ class TimeSeriesDataset:
         features: list,
         horizon: int,
         sequence_length: int = 1,
-        context: pd.DataFrame | None = None,
-    ):  # earlier rows (the previous split) whose features may open the first windows
+        context: pd.DataFrame | None = None,  # earlier rows (the previous split) that may open the first windows
+    ):
         L = sequence_length
         if not isinstance(L, (int, np.integer)) or L < 1:
             raise DataError(f"sequence_length must be a positive integer, got {L!r}")
@@ -69,18 +69,15 @@ class TimeSeriesDataset:
         if (np.diff(codes) < 0).any() or (
             ~new_sym[1:] & (frame['datetime'].diff().iloc[1:] <= pd.Timedelta(0)).to_numpy()  # tz-aware too
         ).any():
-            raise DataError(
-                "rows must be grouped by symbol and strictly increasing in datetime within each symbol; "
-                "load them with load_splits"
-            )
+            raise DataError("rows must be grouped by symbol and strictly increasing in datetime within each symbol; "
+                            "load them with load_splits")
         starts = np.flatnonzero(new_sym)
         pos = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
         y = frame[lab].to_numpy(np.float64)
         ends = np.flatnonzero((pos >= L - 1) & ~np.isnan(y) & ~ctx)
         self.horizon, self.sequence_length, self.features = horizon, L, list(features)
-        self.values = np.empty(
-            (len(frame), len(self.features)), np.float32
-        )  # one copy of the features, filled column by column
+        # one copy of the features, filled column by column
+        self.values = np.empty((len(frame), len(self.features)), np.float32)
         for j, c in enumerate(self.features):
             self.values[:, j] = frame[c].to_numpy()
         self.ends = ends
@@ -98,9 +95,8 @@ class TimeSeriesDataset:
         self.n_stitched = int(((seen[ends + 1] - seen[ends + 1 - L]) > 0).sum())
 
     @classmethod
-    def from_splits(
-        cls, splits: Splits, split: str, horizon: int, sequence_length: int = 1, context_from_previous: bool = False
-    ):
+    def from_splits(cls, splits: Splits, split: str, horizon: int, sequence_length: int = 1,
+                    context_from_previous: bool = False):
         "The dataset of `split`; with `context_from_previous`, windows may open with the previous split's last rows."
         splits.check_horizon(horizon)
         i = SPLITS.index(split)

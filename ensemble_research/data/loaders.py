@@ -23,8 +23,8 @@ class BatchLoader:
         shuffle: bool = False,
         seed: int = 0,
         drop_last: bool = False,
-        pin_memory: bool | None = None,
-    ):  # None: pin when CUDA is available
+        pin_memory: bool | None = None,  # None: pin when CUDA is available
+    ):
         import torch
 
         if batch_size < 1:
@@ -56,8 +56,5 @@ class BatchLoader:
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             if self.shuffle:
                 idx = np.sort(idx)  # sorted gathers read memory in order; the batch's contents are unchanged
-            yield (
-                self._tensor(self.X[idx]),
-                None if self.y is None else self._tensor(self.y[idx]),
-                None if self.w is None else self._tensor(self.w[idx].astype(np.float32)),
-            )
+            yield (self._tensor(self.X[idx]), None if self.y is None else self._tensor(self.y[idx]),
+                   None if self.w is None else self._tensor(self.w[idx].astype(np.float32)))

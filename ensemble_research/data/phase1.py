@@ -51,16 +51,14 @@ def _where(df, mask, fname) -> str:
     "Describe the first row of `df` where `mask` holds: file row, symbol, datetime, and how many rows in all."
     i = int(np.flatnonzero(np.asarray(mask))[0])
     return (
-        f"{fname} row {i} (symbol {df['symbol'].iat[i]!r}, {df['datetime'].iat[i]}); {int(np.sum(mask))} row(s) in all"
-    )
+        f"{fname} row {i} (symbol {df['symbol'].iat[i]!r}, {df['datetime'].iat[i]}); {int(np.sum(mask))} row(s) in all")
 
 
 def _read(path: Path, split: str) -> pd.DataFrame:
     f = split_file(path, split)
     if not f.is_file():
         raise DataError(
-            f"missing split file {f} (expected {', '.join(split_file(path, s).name for s in SPLITS)} in {path})"
-        )
+            f"missing split file {f} (expected {', '.join(split_file(path, s).name for s in SPLITS)} in {path})")
     try:
         df = pq.read_table(f).to_pandas()
     except Exception as e:
@@ -79,10 +77,8 @@ def _check_datetime(df, fname) -> pd.DataFrame:
         try:
             dt = pd.to_datetime(dt)
         except (ValueError, TypeError) as e:
-            raise DataError(
-                f"{fname} column 'datetime' cannot be read as one time zone of timestamps ({e}); "
-                "mixed time zones must be converted to one (for example UTC) in Phase 1"
-            ) from e
+            raise DataError(f"{fname} column 'datetime' cannot be read as one time zone of timestamps ({e}); "
+                            "mixed time zones must be converted to one (for example UTC) in Phase 1") from e
     if dt.isna().any():
         raise DataError(f"{fname} column 'datetime' has missing values at {_where(df, dt.isna(), fname)}")
     return df.assign(datetime=dt, symbol=df['symbol'].astype(str))
@@ -93,22 +89,17 @@ def _check_labels(df, fname, horizons):
         v = pd.to_numeric(df[f'label_h{h}'], errors='coerce')
         bad = (v.notna() & ~v.isin([-1, 0, 1])) | (v.isna() & df[f'label_h{h}'].notna())
         if bad.any():
-            raise DataError(
-                f"{fname} column 'label_h{h}' has values outside {{-1, 0, 1}} "
-                f"(first {df[f'label_h{h}'][bad].iat[0]!r} at {_where(df, bad, fname)})"
-            )
+            raise DataError(f"{fname} column 'label_h{h}' has values outside {{-1, 0, 1}} "
+                            f"(first {df[f'label_h{h}'][bad].iat[0]!r} at {_where(df, bad, fname)})")
 
 
 def _check_features(df, fname, feats, nan_policy) -> tuple[pd.DataFrame, int]:
-    nonnum = [
-        f"{c} ({df[c].dtype})"
-        for c in feats
-        if not (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))
-    ]
+    nonnum = [f"{c} ({df[c].dtype})"
+              for c in feats
+              if not (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))]
     if nonnum:
         raise DataError(
-            f"{fname} has non-numeric feature column(s): {', '.join(nonnum)}; convert them in Phase 1 or exclude them"
-        )
+            f"{fname} has non-numeric feature column(s): {', '.join(nonnum)}; convert them in Phase 1 or exclude them")
     x = df[feats].to_numpy(np.float64)
     inf = np.isinf(x)
     if inf.any():
@@ -118,10 +109,8 @@ def _check_features(df, fname, feats, nan_policy) -> tuple[pd.DataFrame, int]:
     if nan.any():
         if nan_policy != 'drop':
             cols = {feats[j]: int(n) for j, n in enumerate(nan.sum(0)) if n}
-            raise DataError(
-                f"{fname} has NaN in feature column(s) {cols} (first at {_where(df, nan.any(1), fname)}); "
-                "fix Phase 1, or pass nan_policy='drop' to drop those rows"
-            )
+            raise DataError(f"{fname} has NaN in feature column(s) {cols} (first at {_where(df, nan.any(1), fname)}); "
+                            "fix Phase 1, or pass nan_policy='drop' to drop those rows")
         keep = ~nan.any(1)
         return df[keep].reset_index(drop=True), int((~keep).sum())
     return df, 0
@@ -184,10 +173,8 @@ def _check_label_ends(frames: dict, a: str, b: str, first: pd.Series):
         late = [s for s in both if ends[s] >= first[s]]
         if late:
             s = late[0]
-            raise DataError(
-                f"{col} of split {a} reaches into {b} for {len(late)} symbol(s), first {s!r}: a label ends "
-                f"{ends[s]}, {b} starts {first[s]}; purge those rows in Phase 1"
-            )
+            raise DataError(f"{col} of split {a} reaches into {b} for {len(late)} symbol(s), first {s!r}: a label ends "
+                            f"{ends[s]}, {b} starts {first[s]}; purge those rows in Phase 1")
 
 
 def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) -> dict:
@@ -199,10 +186,8 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
         last, first, over = starts_after(frames[a], frames[b])
         if over:
             s = over[0]
-            raise DataError(
-                f"splits {a} and {b} overlap in time for {len(over)} symbol(s), first {s!r}: "
-                f"{a} ends {last[s]}, {b} starts {first[s]} ({a} must end before {b} starts)"
-            )
+            raise DataError(f"splits {a} and {b} overlap in time for {len(over)} symbol(s), first {s!r}: "
+                            f"{a} ends {last[s]}, {b} starts {first[s]} ({a} must end before {b} starts)")
         # the next split may open with unlabeled context rows (the purged bars, features only): the gap that
         # matters runs to its first labeled row, where its own outcomes start
         fb = frames[b]
@@ -223,8 +208,7 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
                 f"the gap between {a} and {b} is shorter than the largest horizon ({max_h} bars) "
                 f"for {len(short)} symbol(s), "
                 f"first {s!r}: {short[s]} bar(s) between {last[s]} and {first[s]}; the last {a} labels look into {b}. "
-                "Purge in Phase 1, or pass gap_policy='ignore' to accept it"
-            )
+                "Purge in Phase 1, or pass gap_policy='ignore' to accept it")
         gaps[f'{a}->{b}'] = min(g.values()) if g else None
     return gaps
 
@@ -251,10 +235,8 @@ class Splits:
     def check_horizon(self, horizon: int) -> int:
         "Return `horizon` if the data has labels for it, else fail naming the horizons it has."
         if horizon not in self.horizons:
-            raise DataError(
-                f"horizon {horizon} has no label column label_h{horizon} in {self.path}; "
-                f"the data has horizons {self.horizons}"
-            )
+            raise DataError(f"horizon {horizon} has no label column label_h{horizon} in {self.path}; "
+                            f"the data has horizons {self.horizons}")
         return horizon
 
 # %% ../../nbs/01_data.phase1.ipynb #6a9e9730
@@ -269,15 +251,10 @@ def _summary(frames, feats, horizons) -> dict:
         for h in horizons:
             v = df[f'label_h{h}']
             bal[f'h{h}'] = {str(k): round(float((v == k).mean()), 4) for k in (-1, 0, 1)} | {
-                'nan': round(float(v.isna().mean()), 4)
-            }
+                'nan': round(float(v.isna().mean()), 4)}
         out['splits'][s] = {
-            'rows': len(df),
-            'symbols': int(df['symbol'].nunique()),
-            'start': _fmt(df['datetime'].min()),
-            'end': _fmt(df['datetime'].max()),
-            'class_balance': bal,
-        }
+            'rows': len(df), 'symbols': int(df['symbol'].nunique()), 'start': _fmt(df['datetime'].min()),
+            'end': _fmt(df['datetime'].max()), 'class_balance': bal}
     return out
 
 
@@ -316,11 +293,9 @@ def load_splits(
         excl = set(exclude)
         feats[s] = [c for c in df.columns if not is_reserved(c) and c not in excl]
         if leaks := [c for c in feats[s] if looks_like_outcome(c) and c not in allow_outcome_names]:
-            raise DataError(
-                f"{fname} has feature column(s) {leaks[:5]} whose names say they are outcomes: Phase 1 "
-                f"must put realised or future quantities under the label_ prefix (e.g. label_{leaks[0]}), "
-                "or pass allow_outcome_names (or exclude) when they are genuine features"
-            )
+            raise DataError(f"{fname} has feature column(s) {leaks[:5]} whose names say they are outcomes: Phase 1 "
+                            f"must put realised or future quantities under the label_ prefix (e.g. label_{leaks[0]}), "
+                            "or pass allow_outcome_names (or exclude) when they are genuine features")
         if not feats[s]:
             raise DataError(f"{fname} has no feature columns")
         df, dropped = _check_features(df, fname, feats[s], nan_policy)
@@ -340,8 +315,7 @@ def load_splits(
             miss, extra = [c for c in ref if c not in feats[s]], [c for c in feats[s] if c not in ref]
             raise DataError(
                 f"feature columns of {split_file(path, s).name} differ from train: missing {miss}, extra {extra}"
-                + ("" if miss or extra else ", same columns in another order")
-            )
+                + ("" if miss or extra else ", same columns in another order"))
     hs = {s: horizons_of(frames[s].columns) for s in splits}
     if len({tuple(h) for h in hs.values()}) > 1:
         raise DataError(f"label columns differ between splits: {hs}")

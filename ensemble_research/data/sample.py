@@ -48,11 +48,8 @@ def read_bars(path=None) -> tuple[pd.DataFrame, dict]:
     bad_ohlc = (df['high'] != hi) | (df['low'] != lo)
     df = df.assign(high=hi, low=lo, volume=df['volume'].clip(lower=0))
     df = df.drop_duplicates(['symbol', 'datetime']).sort_values(['symbol', 'datetime']).reset_index(drop=True)
-    return df, {
-        'source_rows': int(len(bad_px)),
-        'dropped_nonpositive_price': int(bad_px.sum()),
-        'repaired_ohlc': int(bad_ohlc.sum()),
-    }
+    return df, {'source_rows': int(len(bad_px)), 'dropped_nonpositive_price': int(bad_px.sum()),
+                'repaired_ohlc': int(bad_ohlc.sum())}
 
 # %% ../../nbs/03_data.sample.ipynb #1c9f6ddb
 class _Roll:
@@ -132,9 +129,8 @@ def make_features(bars: pd.DataFrame) -> pd.DataFrame:
     f['lower_shadow'], f['gap_open'] = (np.minimum(o, c) - l) / c, np.log(o) - R.lag(lc, 1)
     f['close_pos'] = ((c - l) / (h - l)).where(h > l, 0.5)
     f['drawdown_20'] = c / R.roll(c, 20, 'max') - 1
-    f['dow'] = bars['datetime'].dt.day_of_week.astype(
-        float
-    )  # recurs every week of train; no month, year or day of year
+    # recurs every week of train; no month, year or day of year
+    f['dow'] = bars['datetime'].dt.day_of_week.astype(float)
     out = pd.DataFrame(f)
     day = bars['datetime']
     for k in (1, 5, 20):
@@ -186,11 +182,8 @@ def _build(bars, out, dropped: dict, source: dict, params: dict, calendar=None) 
         lab, ret = np.full(len(bars), np.nan), np.full(len(bars), np.nan)
         for ix in bars.groupby('symbol').indices.values():
             b = bars.iloc[ix]
-            lab[ix], ret[ix] = triple_barrier(
-                *(b[k].to_numpy(float) for k in ('open', 'high', 'low', 'close')),
-                params['barrier_k'] * sigma.to_numpy()[ix] * np.sqrt(H),
-                H,
-            )
+            lab[ix], ret[ix] = triple_barrier(*(b[k].to_numpy(float) for k in ('open', 'high', 'low', 'close')),
+                                              params['barrier_k'] * sigma.to_numpy()[ix] * np.sqrt(H), H)
         panel[f'label_h{H}'], panel[f'label_fwd_ret_h{H}'] = lab, ret
     # the bar's own next-bar return (close to next close, same symbol, unscaled): what a marked-to-market book earns
     panel['label_fwd_ret_h1'] = bars.groupby('symbol')['close'].shift(-1) / bars['close'] - 1
@@ -203,12 +196,9 @@ def _build(bars, out, dropped: dict, source: dict, params: dict, calendar=None) 
         splits[s][cols] = ((splits[s][cols] - mu) / sd).astype(np.float32)
     out = write_splits(splits, out)
     (out / 'scaler.json').write_text(
-        json.dumps({'fitted_on': 'train', 'mean': mu.round(10).to_dict(), 'std': sd.round(10).to_dict()}, indent=1)
-    )
-    dropped |= {
-        'dropped_warmup_or_undefined_feature': int(warm.sum()),
-        'dropped_purge_embargo': int(len(panel) - sum(len(splits[s]) for s in SPLITS)),
-    }
+        json.dumps({'fitted_on': 'train', 'mean': mu.round(10).to_dict(), 'std': sd.round(10).to_dict()}, indent=1))
+    dropped |= {'dropped_warmup_or_undefined_feature': int(warm.sum()),
+                'dropped_purge_embargo': int(len(panel) - sum(len(splits[s]) for s in SPLITS))}
     params |= {'purge': max(horizons), 'horizons': list(horizons), 'fractions': list(params['fractions'])}
     return _write_card(out, splits, cols, dropped, source, params, calendar, time.time() - t0)
 
@@ -232,13 +222,8 @@ def build_sample(
             raise DataError(f"--symbols must be between 1 and {len(names)}, got {symbols}")
         names = np.sort(np.random.default_rng(seed).choice(names, symbols, replace=False))
         bars = bars[bars['symbol'].isin(names)].reset_index(drop=True)
-    src = {
-        'package': SOURCE_DIST,
-        'version': importlib.metadata.version(SOURCE_DIST),
-        'file': SOURCE_FILE,
-        'license': 'MIT',
-        'description': 'daily OHLCV bars of S&P 500 stocks, 2009-08-21 to 2010-08-20',
-    }
+    src = {'package': SOURCE_DIST, 'version': importlib.metadata.version(SOURCE_DIST), 'file': SOURCE_FILE,
+           'license': 'MIT', 'description': 'daily OHLCV bars of S&P 500 stocks, 2009-08-21 to 2010-08-20'}
     params = dict(symbols=symbols, seed=seed, horizons=horizons, barrier_k=barrier_k, vol_window=vol_window)
     params |= dict(embargo=embargo, fractions=fractions)
     return _build(bars, out, dropped, src, params, calendar='XNYS')  # load_splits counts the gap in NYSE sessions
@@ -255,8 +240,7 @@ def _write_card(out: Path, splits, cols, dropped, source: dict, params, calendar
     notes = [
         'outcome columns (label_h{H}, label_fwd_ret_h{H}, label_fwd_ret_h1) carry the label_ prefix: never features',
         'no absolute calendar features (month, year, day of year): in a one-year sample they only identify the split; '
-        'the day of the week recurs within train and stays',
-    ]
+        'the day of the week recurs within train and stays']
     card = {
         'notes': notes,
         'calendar': calendar,  # the exchange calendar load_splits counts the purge gap in; None: the data's sessions
@@ -269,26 +253,19 @@ def _write_card(out: Path, splits, cols, dropped, source: dict, params, calendar
         'build_seconds': round(seconds, 1),
         'versions': package_versions(['ensemble_research', 'numpy', 'pandas']),
         'splits': {
-            s: {
-                'rows': len(df),
-                'symbols': int(df['symbol'].nunique()),
+            s: {'rows': len(df), 'symbols': int(df['symbol'].nunique()),
                 **dict(zip(('start', 'end'), _when(df['datetime']))),
-                'labeled_rows': {f'h{h}': int(df[f'label_h{h}'].notna().sum()) for h in horizons},
-                'label_balance': {
+                'labeled_rows': {f'h{h}': int(df[f'label_h{h}'].notna().sum()) for h in horizons}, 'label_balance': {
                     f'h{h}': {str(k): round(float((df[f'label_h{h}'] == k).mean()), 4) for k in (-1, 0, 1)}
-                    for h in horizons
-                },
-            }
-            for s, df in splits.items()
-        },
+                    for h in horizons}}
+            for s, df in splits.items()},
     }
     (out / 'data_card.json').write_text(json.dumps(card, indent=1))
     rows = '\n'.join(
         f"| {s} | {v['rows']:,} | {v['symbols']} | {v['start']} to {v['end']} | "
         + ' / '.join(f"{h}: {b['-1']:.2f} {b['0']:.2f} {b['1']:.2f}" for h, b in v['label_balance'].items())
         + ' |'
-        for s, v in card['splits'].items()
-    )
+        for s, v in card['splits'].items())
     origin = f" from the PyPI package `{source['package']}` {source['version']}" if 'package' in source else ''
     (out / 'DATA_CARD.md').write_text(
         f"# Data card\n\nSource: `{source['file']}`{origin}: {source['description']}.\n\n"
@@ -296,8 +273,7 @@ def _write_card(out: Path, splits, cols, dropped, source: dict, params, calendar
         f"purge gap counted in {calendar or 'the sessions of the data'}.\n\n"
         "| split | rows | symbols | dates | label balance (short neutral long) |\n|---|---|---|---|---|\n"
         f"{rows}\n\n"
-        f"Rows dropped or repaired: {dropped}.\n\nNotes:\n" + ''.join(f"- {n}\n" for n in notes)
-    )
+        f"Rows dropped or repaired: {dropped}.\n\nNotes:\n" + ''.join(f"- {n}\n" for n in notes))
     return card
 
 # %% ../../nbs/03_data.sample.ipynb #b4a50002
@@ -312,8 +288,7 @@ def _first(path, what: str, bad: pd.Series, df: pd.DataFrame, fix: str) -> DataE
     vals = ', '.join(f"{k}={r[k]}" for k in ('open', 'high', 'low', 'close', 'volume') if k in df)
     return DataError(
         f"{path}: {int(bad.sum())} row(s) {what}; first at row {i} (symbol {r['symbol']!r}, {r['datetime']}: {vals}); "
-        f"{fix}"
-    )
+        f"{fix}")
 
 
 def _times(raw: pd.Series, path, col: str) -> pd.Series:
@@ -327,17 +302,14 @@ def _times(raw: pd.Series, path, col: str) -> pd.Series:
         if 'Mixed timezones' not in str(e):
             bad = pd.to_datetime(txt, format='ISO8601', errors='coerce', utc=True).isna()
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{path}: column {col!r} row {i}: cannot read {txt.iloc[i]!r} as a date-time "
-                "(ISO 8601, such as 2024-01-31, 20240131 or 2024-01-31 09:30:00-05:00)"
-            ) from e
+            raise DataError(f"{path}: column {col!r} row {i}: cannot read {txt.iloc[i]!r} as a date-time "
+                            "(ISO 8601, such as 2024-01-31, 20240131 or 2024-01-31 09:30:00-05:00)") from e
     offset = txt.str.contains(r'(?:Z|[+-]\d\d:?\d\d)$')
     if not offset.all():
         i = int(np.flatnonzero(~offset.to_numpy())[0])
         raise DataError(
             f"{path}: column {col!r} mixes times with and without a UTC offset ({txt.iloc[i]!r} at row {i} has "
-            "none); give every time an offset, or none"
-        )
+            "none); give every time an offset, or none")
     return pd.to_datetime(txt, format='ISO8601', utc=True)
 
 
@@ -349,10 +321,8 @@ def read_user_bars(
     "Read and check a long-format OHLCV table; the bars sorted by (symbol, datetime), or one error naming the problem."
     path, columns = Path(path), dict(columns or {})
     if unknown := [k for k in columns if k not in BAR_COLUMNS]:
-        raise DataError(
-            f"--columns maps unknown name {unknown[0]!r}{closest(unknown[0], BAR_COLUMNS)}; "
-            f"the names are {list(BAR_COLUMNS)}"
-        )
+        raise DataError(f"--columns maps unknown name {unknown[0]!r}{closest(unknown[0], BAR_COLUMNS)}; "
+                        f"the names are {list(BAR_COLUMNS)}")
     if not path.is_file():
         raise DataError(f"{path}: no such bars file")
     readers = {'.csv': pd.read_csv, '.parquet': pd.read_parquet, '.pq': pd.read_parquet}
@@ -362,10 +332,8 @@ def read_user_bars(
     lower = {str(c).lower(): c for c in raw.columns}
     src = {k: columns.get(k, k if k in raw.columns else lower.get(k, k)) for k in BAR_COLUMNS}
     if miss := [f"{k} (looked for {v!r})" if v != k else k for k, v in src.items() if v not in raw.columns]:
-        raise DataError(
-            f"{path} lacks column(s) {miss}; it has {[str(c) for c in raw.columns]}. "
-            "Map other names with --columns, e.g. --columns datetime=Date,symbol=Ticker"
-        )
+        raise DataError(f"{path} lacks column(s) {miss}; it has {[str(c) for c in raw.columns]}. "
+                        "Map other names with --columns, e.g. --columns datetime=Date,symbol=Ticker")
     df = pd.DataFrame({k: raw[v] for k, v in src.items()})
     if df['symbol'].isna().any():
         raise _first(path, "have no symbol", df['symbol'].isna(), df, "every bar needs its symbol")
@@ -376,44 +344,29 @@ def read_user_bars(
     for c in BAR_COLUMNS[2:]:
         num = pd.to_numeric(df[c], errors='coerce')
         if (num.isna() & df[c].notna()).any():
-            raise _first(
-                path, f"have a non-numeric {c}", num.isna() & df[c].notna(), df, "prices and volume are numbers"
-            )
+            raise _first(path, f"have a non-numeric {c}", num.isna() & df[c].notna(), df,
+                         "prices and volume are numbers")
         df[c] = num.astype(float)
     px = df[['open', 'high', 'low', 'close']]
     checks = [
-        (
-            (px <= 0).any(axis=1) | px.isna().any(axis=1),
-            "have a non-positive or missing price",
-            "prices must be positive: drop or repair those bars",
-        ),
+        ((px <= 0).any(axis=1) | px.isna().any(axis=1), "have a non-positive or missing price",
+         "prices must be positive: drop or repair those bars"),
         ((df['volume'] < 0) | df['volume'].isna(), "have a negative or missing volume", "volume must be 0 or more"),
-        (
-            (df['high'] < px.max(axis=1)) | (df['low'] > px.min(axis=1)),
-            "have high below, or low above, another price",
-            "high must be the bar's largest price and low its smallest",
-        ),
-        (
-            df.duplicated(['symbol', 'datetime'], keep=False),
-            "repeat a (symbol, datetime) pair",
-            "keep one bar per symbol and time",
-        ),
-        (
-            df.groupby('symbol')['datetime'].diff() < pd.Timedelta(0),
-            "come before the row above them in their symbol",
-            "sort the file by symbol and datetime (or by datetime)",
-        ),
-    ]
+        ((df['high'] < px.max(axis=1)) | (df['low'] > px.min(axis=1)), "have high below, or low above, another price",
+         "high must be the bar's largest price and low its smallest"),
+        (df.duplicated(['symbol', 'datetime'], keep=False), "repeat a (symbol, datetime) pair",
+         "keep one bar per symbol and time"),
+        (df.groupby('symbol')['datetime'].diff() < pd.Timedelta(0), "come before the row above them in their symbol",
+         "sort the file by symbol and datetime (or by datetime)")]
     for bad, what, fix in checks:
         if bad.any():
             raise _first(path, what, bad, df, fix)
     n = df['symbol'].value_counts()
     if (few := n[n < min_bars]).size:
         eg = {k: int(v) for k, v in few.sort_values().head(5).items()}
-        raise DataError(
-            f"{path}: {few.size} symbol(s) have too few bars, e.g. {eg}; each needs "
-            f"{min_bars} (a warm-up of {WARMUP_BARS}, the largest horizon, and one bar to label): drop them or add bars"
-        )
+        raise DataError(f"{path}: {few.size} symbol(s) have too few bars, e.g. {eg}; each needs {min_bars} "
+                        f"(a warm-up of {WARMUP_BARS}, the largest horizon, and one bar to label): "
+                        "drop them or add bars")
     return df.sort_values(['symbol', 'datetime'], kind='stable').reset_index(drop=True)
 
 # %% ../../nbs/03_data.sample.ipynb #b4a50008
@@ -437,13 +390,10 @@ def build_from_bars(
     if calendar is not None:
         market_calendar(calendar)  # an unknown code fails now, with the close ones
     bars = read_user_bars(bars_file, columns, min_bars=WARMUP_BARS + horizons[-1] + 1)
-    src = {
-        'file': Path(bars_file).name,
-        'sha256': file_sha256(bars_file),
-        'columns': {k: v for k, v in (columns or {}).items()},
-        'description': f"{len(bars):,} bars of {bars['symbol'].nunique()} symbols, {bars['datetime'].min()} to "
-        f"{bars['datetime'].max()}",
-    }
+    src = {'file': Path(bars_file).name, 'sha256': file_sha256(bars_file),
+           'columns': {k: v for k, v in (columns or {}).items()},
+           'description': f"{len(bars):,} bars of {bars['symbol'].nunique()} symbols, {bars['datetime'].min()} to "
+           f"{bars['datetime'].max()}"}
     params = dict(horizons=horizons, barrier_k=barrier_k, vol_window=vol_window, embargo=embargo, fractions=fractions)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

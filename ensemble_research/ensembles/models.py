@@ -16,21 +16,18 @@ from ..core import ConfigError, ModelError, param
 from ..data.cv import PurgedWalkForward, oof_predict
 from ..models.base import PROB_COLUMNS, BaseModel, ModelConfig, decode_labels
 from ..models.registry import ModelRegistry, load_model, resolve_model_config
-from ..models.boosting import LightGBMModel
-from ..models.neural import GRUModel
-from ..models.timeseries import NHITSModel
 
 # %% auto #0
-__all__ = ['EnsembleConfig', 'VotingConfig', 'StackingConfig', 'blend_weights', 'VotingEnsemble', 'StackingEnsemble']
+__all__ = ['EnsembleConfig', 'VotingConfig', 'StackingConfig', 'blend_weights', 'VotingEnsemble', 'LogisticMeta', 'LightGBMMeta',
+           'meta_model', 'StackingEnsemble']
 
 # %% ../../nbs/40_ensembles.models.ipynb #e4000007
 @dataclasses.dataclass
 class EnsembleConfig(ModelConfig):
     "Settings both ensembles share: the base models, and runs whose trained bases may be reused."
 
-    bases: list = param(
-        ['lightgbm', 'gru', 'nhits'], doc='base models: names, or {model: NAME, config: {...}, features: [...]}'
-    )
+    bases: list = param(['lightgbm', 'gru', 'nhits'],
+                        doc='base models: names, or {model: NAME, config: {...}, features: [...]}')
     base_runs: list = param([], doc='run directories whose model (and OOF predictions) are reused when they match')
 
     def __post_init__(self):  # the windows are as long as the longest base needs: the Trainer builds them from this
@@ -84,21 +81,29 @@ def _same_config(a: dict, b: dict) -> bool:
     return {k: v for k, v in a.items() if k not in _IGNORED} == {k: v for k, v in b.items() if k not in _IGNORED}
 
 
+class _QuickBases:
+    "An ensemble's `quick_config`: each base with its own quick config, looked up when asked (no family imported here)."
+
+    def __init__(self, names, extra=None): self.names, self.extra = names, extra or {}
+
+    def __get__(self, obj, cls):
+        return {'bases': [{'model': n, 'config': ModelRegistry.get(n).quick_config} for n in self.names]} | self.extra
+
+
 class _Ensemble(BaseModel):
     "Bases built from specs, their inputs sliced from the ensemble's windows, reuse of base runs, persistence."
 
     config_class = EnsembleConfig
-    uses_oof = False
 
     def __init__(self, config=None, horizon: int = 5, feature_columns=None):
         super().__init__(config, horizon, feature_columns)
         c = self.config
         self.specs = _base_specs(c.bases, self.feature_columns)
         self.base_configs = [resolve_model_config(s['model'], s['config'], c.random_seed) for s in self.specs]
-        self.base_models = [
-            ModelRegistry.create(s['model'], bc, horizon, s['features']) for s, bc in zip(self.specs, self.base_configs)
-        ]
+        self.base_models = [ModelRegistry.create(s['model'], bc, horizon, s['features'])
+                            for s, bc in zip(self.specs, self.base_configs)]
         self._cols = [np.array([self.feature_columns.index(f) for f in s['features']]) for s in self.specs]
+        self.cv = None  # the out-of-fold settings, for an ensemble that fits on OOF predictions (stacking)
 
     def _input(self, i: int, X):
         "Base i's input: the last L_i bars of each window and its features (2-D when L_i is 1)."
@@ -114,11 +119,11 @@ class _Ensemble(BaseModel):
 
 # %% ../../nbs/40_ensembles.models.ipynb #e4000010
 @patch
-def _reuse(self: _Ensemble, i: int, run_dir) -> tuple | str:
-    "(model, oof frame or None) from a base run that matches base i, else the reason it does not."
+def _reuse(self: _Ensemble, i: int, run_dir) -> tuple:
+    "(model, its OOF frame or None, None) from a base run that matches base i, else (None, None, why it does not)."
     rd = Path(run_dir)
     if not (rd / 'config.yaml').is_file() or not (rd / 'status.json').is_file():
-        return f"{rd} is not a run directory"
+        return None, None, f"{rd} is not a run directory"
     status = json.loads((rd / 'status.json').read_text()).get('status')
     conf = yaml.safe_load((rd / 'config.yaml').read_text())
     spec, bc = self.specs[i], self.base_configs[i]
@@ -128,42 +133,35 @@ def _reuse(self: _Ensemble, i: int, run_dir) -> tuple | str:
         (conf['train']['horizon'] == self.horizon, f"it has horizon {conf['train']['horizon']}"),
         (_same_config(conf['model_config'], bc.to_dict()), "its model config differs"),
         (self.data_fingerprint is not None, "the ensemble's data fingerprint is unknown (fit outside the Trainer)"),
-        (conf['data']['fingerprint'] == self.data_fingerprint, "it trained on other data"),
-    ]
-    if self.uses_oof:
-        same = PurgedWalkForward.from_dict(conf['train'].get('oof') or {'n_folds': 1}) == self._cv
-        have = (rd / 'predictions' / 'oof_predictions.parquet').is_file()
-        checks += [(bool(conf['train'].get('oof')) and same, "its fold settings differ"), (have, "it has no OOF")]
-    if why := next((w for ok, w in checks if not ok), None):
-        return why
+        (conf['data']['fingerprint'] == self.data_fingerprint, "it trained on other data")]
+    oof_file = rd / 'predictions' / 'oof_predictions.parquet'
+    if self.cv is not None:  # an OOF ensemble also needs the run's OOF predictions, cut on the same folds
+        same = PurgedWalkForward.from_dict(conf['train'].get('oof') or {'n_folds': 1}) == self.cv
+        checks += [(bool(conf['train'].get('oof')) and same, "its fold settings differ"),
+                   (oof_file.is_file(), "it has no OOF")]
+    if why := next((w for ok, w in checks if not ok), None): return None, None, why
     model = load_model(rd / 'checkpoints' / 'model')
-    if model.feature_columns != spec['features']:
-        return "it used other features"
-    oof = pd.read_parquet(rd / 'predictions' / 'oof_predictions.parquet') if self.uses_oof else None
-    return model, oof
+    if model.feature_columns != spec['features']: return None, None, "it used other features"
+    return model, None if self.cv is None else pd.read_parquet(oof_file), None
 
 
 @patch
 def _fit_bases(self: _Ensemble, X, y, X_val, y_val, w, w_val, md=None, md_val=None) -> tuple[list, list]:
-    "Fit (or reuse) every base; returns the bases' history entries and, when `uses_oof`, their OOF frames."
+    "Fit (or reuse) every base; returns the bases' history entries and, with `cv` set, their OOF frames."
     lab, lab_val = decode_labels(y), None if y_val is None else decode_labels(y_val)
     entries, oofs = [], []
     for i, spec in enumerate(self.specs):
-        Xi, Xvi = self._input(i, X), self._input(i, X_val)
-        found, why = None, []
+        why = []
         for rd in self.config.base_runs:
-            r = self._reuse(i, rd)
-            if isinstance(r, str):
-                why.append(f"{Path(rd).name}: {r}")
-            else:
-                found = (rd, r)
+            model, oof, reason = self._reuse(i, rd)
+            if reason is None:  # the first matching run's model (and OOF) stand in for the base
+                self.base_models[i] = model
+                entries.append({'model': spec['model'], 'source': 'reused', 'run_dir': str(rd)})
                 break
-        if found:
-            self.base_models[i], oof = found[1]
-            entries.append({'model': spec['model'], 'source': 'reused', 'run_dir': str(found[0])})
+            why.append(f"{Path(rd).name}: {reason}")
         else:
-            m = self.base_models[i]
-            oof = oof_predict(m, Xi, lab, md, self._cv, Xvi, lab_val, md_val, w, w_val) if self.uses_oof else None
+            m, Xi, Xvi = self.base_models[i], self._input(i, X), self._input(i, X_val)
+            oof = None if self.cv is None else oof_predict(m, Xi, lab, md, self.cv, Xvi, lab_val, md_val, w, w_val)
             m.fit(Xi, lab, Xvi, lab_val, md, md_val, sample_weight=w, val_sample_weight=w_val)
             entries.append({'model': spec['model'], 'source': 'fitted', 'not_reused': why})
         oofs.append(oof)
@@ -210,31 +208,21 @@ def blend_weights(probas: list, y, w=None) -> np.ndarray:
     return softmax(minimize(loss, np.zeros(len(probas)), method='L-BFGS-B').x)
 
 
-@ModelRegistry.register(
-    'voting', family='ensemble', description='soft voting over base models, weights from validation log loss'
-)
+@ModelRegistry.register('voting', family='ensemble',
+                        description='soft voting over base models, weights from validation log loss')
 class VotingEnsemble(_Ensemble):
     "Weighted mean of the bases' probabilities."
 
     config_class = VotingConfig
-    quick_config = {
-        'bases': [
-            {'model': 'lightgbm', 'config': LightGBMModel.quick_config},
-            {'model': 'gru', 'config': GRUModel.quick_config},
-            {'model': 'nhits', 'config': NHITSModel.quick_config},
-        ]
-    }
+    quick_config = _QuickBases(('lightgbm', 'gru', 'nhits'))
 
     def _fit(self, X, y, X_val, y_val, w, w_val):
         if self.config.weights == 'val_log_loss' and X_val is None:
             raise ModelError("voting weights from validation log loss need X_val and y_val; or set weights: equal")
         entries, _ = self._fit_bases(X, y, X_val, y_val, w, w_val)
-        k = len(self.base_models)
-        if self.config.weights == 'equal':
-            self.weights = np.full(k, 1 / k)
-        else:
-            self.weights = blend_weights(self._base_probas(X_val), y_val, w_val)
-        losses = [] if X_val is None else [_log_loss(P, y_val, w_val) for P in self._base_probas(X_val)]
+        Pv, k = None if X_val is None else self._base_probas(X_val), len(self.base_models)
+        self.weights = np.full(k, 1 / k) if self.config.weights == 'equal' else blend_weights(Pv, y_val, w_val)
+        losses = [] if Pv is None else [_log_loss(P, y_val, w_val) for P in Pv]
         return {'bases': entries, 'weights': self.weights.tolist(), 'base_val_log_loss': losses}
 
     def _predict_proba(self, X):
@@ -245,6 +233,64 @@ class VotingEnsemble(_Ensemble):
 
     def _load_weights(self, path):
         self.weights = np.array(self._load_bases(path)['weights'])
+
+# %% ../../nbs/40_ensembles.models.ipynb #32a86823
+class LogisticMeta:
+    "Multinomial logistic regression (L2 strength `1/C`); saved as its coefficients in JSON."
+
+    def __init__(self, C: float = 1.0): self.C = C
+
+    def fit(self, Z, y, w=None):
+        from sklearn.linear_model import LogisticRegression
+        self.model = LogisticRegression(C=self.C, max_iter=2000).fit(Z, y, sample_weight=w)
+        return self
+
+    def predict_proba(self, Z) -> np.ndarray:
+        "(n, 3) probabilities; a class absent from the meta-model's training rows gets 0."
+        out = np.zeros((len(Z), 3))
+        out[:, self.model.classes_] = self.model.predict_proba(Z)
+        return out
+
+    def state(self, path: Path) -> tuple:
+        "What `ensemble.json` keeps of the fitted model, and the files written beside it (none)."
+        m = self.model
+        return {'coef': m.coef_.tolist(), 'intercept': m.intercept_.tolist(), 'classes': m.classes_.tolist()}, []
+
+    def load(self, path: Path, state):
+        from sklearn.linear_model import LogisticRegression
+        self.model = LogisticRegression()
+        self.model.coef_, self.model.intercept_ = np.array(state['coef']), np.array(state['intercept'])
+        self.model.classes_ = np.array(state['classes'])
+        return self
+
+
+class LightGBMMeta:
+    "A small LightGBM (7 leaves, `rounds` rounds, deterministic); saved in LightGBM's text format."
+
+    def __init__(self, rounds: int = 100, seed: int = 0): self.rounds, self.seed = rounds, seed
+
+    def fit(self, Z, y, w=None):
+        import lightgbm as lgb
+        params = {'objective': 'multiclass', 'num_class': 3, 'num_leaves': 7, 'learning_rate': 0.05,
+                  'min_data_in_leaf': 20, 'seed': self.seed, 'deterministic': True, 'num_threads': 1, 'verbosity': -1}
+        self.model = lgb.train(params, lgb.Dataset(Z, y, weight=w), num_boost_round=self.rounds)
+        return self
+
+    def predict_proba(self, Z) -> np.ndarray: return self.model.predict(Z)
+
+    def state(self, path: Path) -> tuple:
+        self.model.save_model(str(path / 'meta.txt'))
+        return 'meta.txt', ['meta.txt']
+
+    def load(self, path: Path, state):
+        import lightgbm as lgb
+        self.model = lgb.Booster(model_file=str(path / state))
+        return self
+
+
+def meta_model(cfg: StackingConfig):
+    "The stacking config's meta-model, unfitted."
+    return LogisticMeta(cfg.C) if cfg.meta_model == 'logistic' else LightGBMMeta(cfg.meta_rounds, cfg.random_seed)
 
 # %% ../../nbs/40_ensembles.models.ipynb #e4000018
 def _meta_inputs(probas: list, X_last) -> np.ndarray:
@@ -262,22 +308,19 @@ def _align(oofs: list, md: pd.DataFrame) -> tuple[np.ndarray, list]:
     return key['row'].to_numpy(), [key[[f'{c}_{i}' for c in PROB_COLUMNS]].to_numpy() for i in range(len(oofs))]
 
 
-@ModelRegistry.register(
-    'stacking',
-    family='ensemble',
-    description='a logistic or LightGBM meta-model over purged out-of-fold base probabilities',
-    requires=('lightgbm',),
-)
+@ModelRegistry.register('stacking', family='ensemble',
+                        description='a logistic or LightGBM meta-model over purged out-of-fold base probabilities',
+                        requires=('lightgbm',))
 class StackingEnsemble(_Ensemble):
     "A meta-model over the bases' purged out-of-fold probabilities."
 
     config_class = StackingConfig
-    uses_oof, needs_metadata = True, True
-    quick_config = VotingEnsemble.quick_config | {'oof': {'n_folds': 2}}
+    needs_metadata = True
+    quick_config = _QuickBases(('lightgbm', 'gru', 'nhits'), {'oof': {'n_folds': 2}})
 
     def __init__(self, config=None, horizon: int = 5, feature_columns=None):
         super().__init__(config, horizon, feature_columns)
-        self._cv = PurgedWalkForward.from_dict(self.config.oof)
+        self.cv, self.meta = PurgedWalkForward.from_dict(self.config.oof), meta_model(self.config)
         if bad := [f for f in self.config.meta_features if f not in self.feature_columns]:
             raise ConfigError(f"meta_features names features the data lacks: {bad[:5]}")
         self._meta_cols = [self.feature_columns.index(f) for f in self.config.meta_features]
@@ -294,73 +337,23 @@ class StackingEnsemble(_Ensemble):
         if len(rows) < 30 or len(np.unique(y[rows])) < 2:
             raise ModelError(
                 f"only {len(rows)} train rows have out-of-fold predictions from every base, with classes "
-                f"{sorted(set(decode_labels(np.unique(y[rows]))))}: lower oof.initial_fraction or use more data"
-            )
-        self._fit_meta(
-            _meta_inputs(probas, self._last_bar(np.asarray(X)[rows])), y[rows], None if w is None else w[rows]
-        )
+                f"{sorted(set(decode_labels(np.unique(y[rows]))))}: lower oof.initial_fraction or use more data")
+        Z = _meta_inputs(probas, self._last_bar(np.asarray(X)[rows]))
+        self.meta.fit(Z, y[rows], None if w is None else w[rows])
         hist = {'bases': entries, 'oof_rows': int(len(rows)), 'train_rows': int(len(y))}
         if X_val is not None:
             Pv = self._base_probas(X_val)
             hist['base_val_log_loss'] = [_log_loss(P, y_val, w_val) for P in Pv]
-            hist['val_log_loss'] = _log_loss(self._meta_proba(_meta_inputs(Pv, self._last_bar(X_val))), y_val, w_val)
+            Pm = self.meta.predict_proba(_meta_inputs(Pv, self._last_bar(X_val)))
+            hist['val_log_loss'] = _log_loss(Pm, y_val, w_val)
         return hist
 
     def _predict_proba(self, X):
-        return self._meta_proba(_meta_inputs(self._base_probas(X), self._last_bar(X)))
+        return self.meta.predict_proba(_meta_inputs(self._base_probas(X), self._last_bar(X)))
 
     def _save_weights(self, path):
-        if self.config.meta_model == 'lightgbm':
-            self.meta.save_model(str(path / 'meta.txt'))
-            return self._save_bases(path, {'meta': 'meta.txt'}) + ['meta.txt']
-        m = self.meta
-        state = {'coef': m.coef_.tolist(), 'intercept': m.intercept_.tolist(), 'classes': m.classes_.tolist()}
-        return self._save_bases(path, {'meta': state})
+        state, files = self.meta.state(path)
+        return self._save_bases(path, {'meta': state}) + files
 
     def _load_weights(self, path):
-        state = self._load_bases(path)['meta']
-        if self.config.meta_model == 'lightgbm':
-            import lightgbm as lgb
-
-            self.meta = lgb.Booster(model_file=str(path / 'meta.txt'))
-            return
-        from sklearn.linear_model import LogisticRegression
-
-        self.meta = LogisticRegression()
-        self.meta.coef_, self.meta.intercept_ = np.array(state['coef']), np.array(state['intercept'])
-        self.meta.classes_ = np.array(state['classes'])
-
-# %% ../../nbs/40_ensembles.models.ipynb #e4000019
-@patch
-def _fit_meta(self: StackingEnsemble, Z, y, w):
-    "Fit the meta-model on design matrix Z and class indices y."
-    c = self.config
-    if c.meta_model == 'logistic':
-        from sklearn.linear_model import LogisticRegression
-
-        self.meta = LogisticRegression(C=c.C, max_iter=2000).fit(Z, y, sample_weight=w)
-        return
-    import lightgbm as lgb
-
-    params = {
-        'objective': 'multiclass',
-        'num_class': 3,
-        'num_leaves': 7,
-        'learning_rate': 0.05,
-        'min_data_in_leaf': 20,
-        'seed': c.random_seed,
-        'deterministic': True,
-        'num_threads': 1,
-        'verbosity': -1,
-    }
-    self.meta = lgb.train(params, lgb.Dataset(Z, y, weight=w), num_boost_round=c.meta_rounds)
-
-
-@patch
-def _meta_proba(self: StackingEnsemble, Z) -> np.ndarray:
-    "(n, 3) probabilities of the meta-model; a class absent from its training rows gets 0."
-    if self.config.meta_model == 'lightgbm':
-        return self.meta.predict(Z)
-    out = np.zeros((len(Z), 3))
-    out[:, self.meta.classes_] = self.meta.predict_proba(Z)
-    return out
+        self.meta.load(path, self._load_bases(path)['meta'])

@@ -27,8 +27,7 @@ def encode_labels(y) -> np.ndarray:
     y = np.asarray(y)
     if y.size and not np.isin(y, CLASSES).all():
         raise ModelError(
-            f"labels must be in {{-1, 0, 1}}, got {[v.item() for v in np.unique(y) if v not in CLASSES][:5]}"
-        )
+            f"labels must be in {{-1, 0, 1}}, got {[v.item() for v in np.unique(y) if v not in CLASSES][:5]}")
     return (y + 1).astype(np.int64)
 
 
@@ -57,9 +56,8 @@ class ModelConfig(Settings):
     early_stopping: bool = param(True, doc='stop when the validation loss stops improving')
     patience: int = param(10, lo=1, doc='rounds or epochs without improvement before stopping')
     min_delta: float = param(0.0, lo=0.0, doc='smallest decrease of the validation loss that counts as improvement')
-    class_weight: str = param(
-        'none', choices=('none', 'balanced'), doc="'balanced' weights classes inversely to their train frequency"
-    )
+    class_weight: str = param('none', choices=('none', 'balanced'),
+                              doc="'balanced' weights classes inversely to their train frequency")
     device: str = param('cpu', choices=('cpu', 'cuda', 'auto'), doc="'auto' uses CUDA when present")
     sequence_length: int = param(1, lo=1, doc='bars per window (1: the current bar only)')
 
@@ -101,11 +99,9 @@ class PredictionOutput:
 
     def to_dataframe(self) -> pd.DataFrame:
         "One row per sample: datetime, symbol, horizon (when known), prediction, prob_short, prob_neutral, prob_long."
-        cols = {
-            k: v
-            for k, v in (('datetime', self.timestamps), ('symbol', self.symbols), ('horizon', self.horizons))
-            if v is not None
-        }
+        cols = {k: v
+                for k, v in (('datetime', self.timestamps), ('symbol', self.symbols), ('horizon', self.horizons))
+                if v is not None}
         return pd.DataFrame(cols | {'prediction': self.predictions} | dict(zip(PROB_COLUMNS, self.probabilities.T)))
 
     def to_parquet(self, path, extra: dict | None = None):
@@ -114,13 +110,8 @@ class PredictionOutput:
     @classmethod
     def from_dataframe(cls, df: pd.DataFrame):
         get = lambda c: df[c].to_numpy() if c in df.columns else None
-        return cls(
-            get('prediction'),
-            df[list(PROB_COLUMNS)].to_numpy(np.float64),
-            get('datetime'),
-            get('symbol'),
-            get('horizon'),
-        )
+        return cls(get('prediction'), df[list(PROB_COLUMNS)].to_numpy(np.float64), get('datetime'), get('symbol'),
+                   get('horizon'))
 
     @classmethod
     def read_parquet(cls, path):
@@ -156,8 +147,8 @@ class BaseModel(ABC):
         self,
         config: dict | ModelConfig | None = None,  # settings; unknown keys are errors
         horizon: int = 5,  # label horizon in bars
-        feature_columns: list | None = None,
-    ):  # feature names, in the order the arrays hold them
+        feature_columns: list | None = None,  # feature names, in the order the arrays hold them
+    ):
         if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
             raise ConfigError(f"horizon must be a positive integer number of bars, got {horizon!r}")
         cfg = config.to_dict() if isinstance(config, self.config_class) else config
@@ -214,10 +205,8 @@ def _features_of(X, feature_columns):
 def _first_difference(got, want) -> str:
     "Where two name lists first differ, as a phrase."
     i = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-    return (
-        f"first at position {i}: got {got[i] if i < len(got) else 'nothing'!r}, "
-        f"expected {want[i] if i < len(want) else 'nothing'!r}"
-    )
+    return (f"first at position {i}: got {got[i] if i < len(got) else 'nothing'!r}, "
+            f"expected {want[i] if i < len(want) else 'nothing'!r}")
 
 
 @patch
@@ -225,10 +214,8 @@ def validate_inputs(self: BaseModel, X, y=None, feature_columns=None):
     "Check X's dimensions and features against the model, and y's length and labels; returns X as an array."
     names = _features_of(X, feature_columns)
     if names is not None and names != self.feature_columns:
-        raise ModelError(
-            "feature columns differ from those the model was built with, "
-            + _first_difference(names, self.feature_columns)
-        )
+        raise ModelError("feature columns differ from those the model was built with, "
+                         + _first_difference(names, self.feature_columns))
     if isinstance(X, pd.DataFrame):
         X = X.to_numpy(np.float32)
     if not hasattr(X, 'ndim'):
@@ -240,8 +227,7 @@ def validate_inputs(self: BaseModel, X, y=None, feature_columns=None):
     L = self.config.sequence_length
     if (X.ndim == 3 and X.shape[1] != L) or (X.ndim == 2 and L != 1):
         raise ModelError(
-            f"X has windows of {X.shape[1] if X.ndim == 3 else 1} bars but the model's sequence_length is {L}"
-        )
+            f"X has windows of {X.shape[1] if X.ndim == 3 else 1} bars but the model's sequence_length is {L}")
     if len(X) == 0:
         raise ModelError("X has no rows")
     if y is not None:
@@ -290,10 +276,8 @@ def _check_order(md_train, md_val):
     last, first, bad = starts_after(md_train, md_val)
     if bad:
         s = bad[0]
-        raise ModelError(
-            f"validation data of symbol {s!r} starts at {first[s]}, not after its training data ends "
-            f"({last[s]}); {len(bad)} symbol(s) overlap: validation must come after training"
-        )
+        raise ModelError(f"validation data of symbol {s!r} starts at {first[s]}, not after its training data ends "
+                         f"({last[s]}); {len(bad)} symbol(s) overlap: validation must come after training")
 
 
 @patch
@@ -329,10 +313,8 @@ def fit(
         raise ModelError(f"the training labels hold a single class ({int(present[0]) - 1}); a classifier needs two")
     w = _check_weights('sample_weight', sample_weight, len(X_train))
     w_val = _check_weights('val_sample_weight', val_sample_weight, 0 if X_val is None else len(X_val))
-    md, md_val = (
-        _check_metadata('metadata_train', metadata_train, len(X_train)),
-        _check_metadata('metadata_val', metadata_val, 0 if X_val is None else len(X_val)),
-    )
+    md, md_val = (_check_metadata('metadata_train', metadata_train, len(X_train)),
+                  _check_metadata('metadata_val', metadata_val, 0 if X_val is None else len(X_val)))
     if md is not None and md_val is not None:
         _check_order(md, md_val)
     if self.config.class_weight == 'balanced':
@@ -343,9 +325,8 @@ def fit(
     kw = ck if self.supports_checkpoints else {}
     if self.needs_metadata:
         if md is None:
-            raise ModelError(
-                f"{type(self).__name__} needs metadata_train (the datetime and symbol of each sample) to cut time folds"
-            )
+            raise ModelError(f"{type(self).__name__} needs metadata_train (the datetime and symbol of each sample) "
+                             "to cut time folds")
         kw |= {'metadata': md, 'metadata_val': md_val}
     self.training_history = self._fit(X_train, y, X_val, yv, w, w_val, **kw)
     self.data_info = {k: _span(v) for k, v in (('train', md), ('val', md_val)) if v is not None}
@@ -368,8 +349,7 @@ def predict(self: BaseModel, X, metadata: pd.DataFrame | None = None, feature_co
     P = self.predict_proba(X, feature_columns)
     if metadata is not None and not isinstance(metadata, pd.DataFrame):
         raise ModelError(
-            f"metadata must be a DataFrame with datetime and symbol columns, got {type(metadata).__name__}"
-        )
+            f"metadata must be a DataFrame with datetime and symbol columns, got {type(metadata).__name__}")
     if metadata is not None and len(metadata) != len(P):
         raise ModelError(f"metadata has {len(metadata)} rows for {len(P)} samples")
     md = lambda c: None if metadata is None or c not in metadata else metadata[c].to_numpy()
@@ -390,20 +370,11 @@ def save(self: BaseModel, path, overwrite: bool = False) -> Path:
     with atomic_path(path) as tmp:  # written whole beside `path`, then renamed: a kill never leaves half a model
         tmp.mkdir()
         files = self._save_weights(tmp)
-        meta = {
-            'format_version': _FORMAT_VERSION,
-            'name': self.name,
-            'family': self.family,
-            'class': type(self).__name__,
-            'config': self.config.to_dict(),
-            'horizon': self.horizon,
-            'feature_columns': self.feature_columns,
-            'classes': list(CLASSES),
-            'training_history': self.training_history,
-            'data': self.data_info,
-            'versions': package_versions(),
-            'files': {f: file_sha256(tmp / f) for f in files},
-        }
+        meta = {'format_version': _FORMAT_VERSION, 'name': self.name, 'family': self.family,
+                'class': type(self).__name__, 'config': self.config.to_dict(), 'horizon': self.horizon,
+                'feature_columns': self.feature_columns, 'classes': list(CLASSES),
+                'training_history': self.training_history, 'data': self.data_info, 'versions': package_versions(),
+                'files': {f: file_sha256(tmp / f) for f in files}}
         (tmp / 'model.json').write_text(json.dumps(meta, indent=1, default=float))
         if path.exists():  # what is there (overwrite, or an empty directory) steps aside just before the rename
             os.replace(path, old)
@@ -423,10 +394,8 @@ def read_model_json(path) -> dict:
     except json.JSONDecodeError as e:
         raise ModelError(f"{mj} is corrupt: {e}") from e
     if meta.get('format_version') != _FORMAT_VERSION:
-        raise ModelError(
-            f"{mj} has format version {meta.get('format_version')!r}; "
-            f"this ensemble_research reads version {_FORMAT_VERSION}"
-        )
+        raise ModelError(f"{mj} has format version {meta.get('format_version')!r}; "
+                         f"this ensemble_research reads version {_FORMAT_VERSION}")
     for f, digest in meta['files'].items():
         if not (path / f).is_file():
             raise ModelError(f"{path} is missing weight file {f}")

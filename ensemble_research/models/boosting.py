@@ -95,31 +95,17 @@ class XGBoostConfig(BoostingConfig):
     max_bin: int = param(256, lo=2)
 
 
-@ModelRegistry.register(
-    'xgboost', family='boosting', description='XGBoost gradient-boosted trees (multi:softprob)', requires=('xgboost',)
-)
+@ModelRegistry.register('xgboost', family='boosting', description='XGBoost gradient-boosted trees (multi:softprob)',
+                        requires=('xgboost',))
 class XGBoostModel(BoostingModel):
     config_class, native_file = XGBoostConfig, 'model.ubj'
 
     def params(self) -> dict:
         c = self.config
-        return dict(
-            objective='multi:softprob',
-            num_class=3,
-            eval_metric='mlogloss',
-            eta=c.learning_rate,
-            max_depth=c.max_depth,
-            subsample=c.subsample,
-            colsample_bytree=c.colsample,
-            reg_lambda=c.reg_lambda,
-            min_child_weight=c.min_child_weight,
-            gamma=c.gamma,
-            tree_method=c.tree_method,
-            max_bin=c.max_bin,
-            seed=c.random_seed,
-            nthread=self.threads,
-            device=self.device,
-        )
+        return dict(objective='multi:softprob', num_class=3, eval_metric='mlogloss', eta=c.learning_rate,
+                    max_depth=c.max_depth, subsample=c.subsample, colsample_bytree=c.colsample, reg_lambda=c.reg_lambda,
+                    min_child_weight=c.min_child_weight, gamma=c.gamma, tree_method=c.tree_method, max_bin=c.max_bin,
+                    seed=c.random_seed, nthread=self.threads, device=self.device)
 
     def _train(self, X, y, X_val, y_val, w, w_val):
         import xgboost as xgb
@@ -128,17 +114,11 @@ class XGBoostModel(BoostingModel):
         evals = [(d, 'train')]
         if X_val is not None:
             evals.append(
-                (xgb.DMatrix(X_val, y_val, weight=w_val, feature_names=self.columns, nthread=self.threads), 'val')
-            )
-        cb = (
-            [
-                xgb.callback.EarlyStopping(
-                    rounds=self.config.patience, min_delta=self.config.min_delta, data_name='val', save_best=False
-                )
-            ]
-            if self.config.early_stopping
-            else []
-        )
+                (xgb.DMatrix(X_val, y_val, weight=w_val, feature_names=self.columns, nthread=self.threads), 'val'))
+        cb = ([xgb.callback.EarlyStopping(rounds=self.config.patience, min_delta=self.config.min_delta,
+                                          data_name='val', save_best=False)]
+              if self.config.early_stopping
+              else [])
         if self.on_iteration and X_val is not None:
             report = self.on_iteration
 
@@ -149,29 +129,17 @@ class XGBoostModel(BoostingModel):
 
             cb.append(_Report())
         res = {}
-        self.booster = xgb.train(
-            self.params(),
-            d,
-            self.config.n_estimators,
-            evals=evals,
-            evals_result=res,
-            callbacks=cb,
-            verbose_eval=self.config.verbose,
-        )
+        self.booster = xgb.train(self.params(), d, self.config.n_estimators, evals=evals, evals_result=res,
+                                 callbacks=cb, verbose_eval=self.config.verbose)
         best = self.booster.best_iteration if self.config.early_stopping else self.booster.num_boosted_rounds() - 1
-        return {
-            'train_loss': res['train']['mlogloss'],
-            'val_loss': res.get('val', {}).get('mlogloss', []),
-            'best_iteration': int(best),
-        }
+        return {'train_loss': res['train']['mlogloss'], 'val_loss': res.get('val', {}).get('mlogloss', []),
+                'best_iteration': int(best)}
 
     def _proba(self, X):
         import xgboost as xgb
 
-        return self.booster.predict(
-            xgb.DMatrix(X, feature_names=self.columns, nthread=self.threads),
-            iteration_range=(0, self.best_iteration + 1),
-        )
+        return self.booster.predict(xgb.DMatrix(X, feature_names=self.columns, nthread=self.threads),
+                                    iteration_range=(0, self.best_iteration + 1))
 
     def _importance(self):
         return self.booster.get_score(importance_type='total_gain')
@@ -192,33 +160,18 @@ class LightGBMConfig(BoostingConfig):
     max_depth: int = param(-1, lo=-1, hi=64, doc='-1: no limit (num_leaves bounds the tree)')
 
 
-@ModelRegistry.register(
-    'lightgbm', family='boosting', description='LightGBM gradient-boosted trees (multiclass)', requires=('lightgbm',)
-)
+@ModelRegistry.register('lightgbm', family='boosting', description='LightGBM gradient-boosted trees (multiclass)',
+                        requires=('lightgbm',))
 class LightGBMModel(BoostingModel):
     config_class, native_file = LightGBMConfig, 'model.txt'
 
     def params(self) -> dict:
         c = self.config
-        return dict(
-            objective='multiclass',
-            num_class=3,
-            metric='multi_logloss',
-            learning_rate=c.learning_rate,
-            num_leaves=c.num_leaves,
-            max_depth=c.max_depth,
-            min_child_samples=c.min_child_samples,
-            bagging_fraction=c.subsample,
-            bagging_freq=int(c.subsample < 1),
-            feature_fraction=c.colsample,
-            lambda_l2=c.reg_lambda,
-            seed=c.random_seed,
-            num_threads=self.threads,
-            deterministic=True,
-            force_row_wise=True,
-            verbosity=-1,
-            device_type='gpu' if self.device == 'cuda' else 'cpu',
-        )
+        return dict(objective='multiclass', num_class=3, metric='multi_logloss', learning_rate=c.learning_rate,
+                    num_leaves=c.num_leaves, max_depth=c.max_depth, min_child_samples=c.min_child_samples,
+                    bagging_fraction=c.subsample, bagging_freq=int(c.subsample < 1), feature_fraction=c.colsample,
+                    lambda_l2=c.reg_lambda, seed=c.random_seed, num_threads=self.threads, deterministic=True,
+                    force_row_wise=True, verbosity=-1, device_type='gpu' if self.device == 'cuda' else 'cpu')
 
     def _train(self, X, y, X_val, y_val, w, w_val):
         import lightgbm as lgb
@@ -232,23 +185,16 @@ class LightGBMModel(BoostingModel):
         cb = [lgb.record_evaluation(res)]
         if self.config.early_stopping:
             cb.append(
-                lgb.early_stopping(self.config.patience, min_delta=self.config.min_delta, verbose=self.config.verbose)
-            )
+                lgb.early_stopping(self.config.patience, min_delta=self.config.min_delta, verbose=self.config.verbose))
         if self.on_iteration and X_val is not None:
             cb.append(lambda env: self.on_iteration(env.iteration, env.evaluation_result_list[-1][2]))
-        self.booster = lgb.train(
-            self.params(), d, self.config.n_estimators, valid_sets=sets, valid_names=names, callbacks=cb
-        )
-        best = (
-            (self.booster.best_iteration or self.config.n_estimators)
-            if self.config.early_stopping
-            else self.booster.current_iteration()
-        )
-        return {
-            'train_loss': res['train']['multi_logloss'],
-            'val_loss': res.get('val', {}).get('multi_logloss', []),
-            'best_iteration': int(best) - 1,
-        }
+        self.booster = lgb.train(self.params(), d, self.config.n_estimators, valid_sets=sets, valid_names=names,
+                                 callbacks=cb)
+        best = ((self.booster.best_iteration or self.config.n_estimators)
+                if self.config.early_stopping
+                else self.booster.current_iteration())
+        return {'train_loss': res['train']['multi_logloss'], 'val_loss': res.get('val', {}).get('multi_logloss', []),
+                'best_iteration': int(best) - 1}
 
     def _proba(self, X):
         return self.booster.predict(X, num_iteration=self.best_iteration + 1, num_threads=self.threads)
@@ -271,9 +217,8 @@ class CatBoostConfig(BoostingConfig):
     l2_leaf_reg: float = param(3.0, lo=0.0)
 
 
-@ModelRegistry.register(
-    'catboost', family='boosting', description='CatBoost ordered boosting (MultiClass)', requires=('catboost',)
-)
+@ModelRegistry.register('catboost', family='boosting', description='CatBoost ordered boosting (MultiClass)',
+                        requires=('catboost',))
 class CatBoostModel(BoostingModel):
     config_class, native_file = CatBoostConfig, 'model.cbm'
 
@@ -284,24 +229,12 @@ class CatBoostModel(BoostingModel):
         if c.max_depth > 16:
             raise ConfigError(f"CatBoost's max_depth is at most 16, got {c.max_depth}")
         gpu = self.device == 'cuda'
-        return dict(
-            loss_function='MultiClass',
-            eval_metric='MultiClass',
-            iterations=c.n_estimators,
-            learning_rate=c.learning_rate,
-            depth=c.max_depth,
-            l2_leaf_reg=c.l2_leaf_reg,
-            border_count=c.border_count,
-            random_seed=c.random_seed,
-            thread_count=c.n_jobs or -1,
-            task_type='GPU' if gpu else 'CPU',
-            bootstrap_type='Bernoulli',
-            subsample=c.subsample,
-            **({} if gpu else {'rsm': c.colsample}),
-            allow_writing_files=False,
-            verbose=c.verbose,
-            **({'od_type': 'Iter', 'od_wait': c.patience, 'use_best_model': True} if c.early_stopping else {}),
-        )
+        return dict(loss_function='MultiClass', eval_metric='MultiClass', iterations=c.n_estimators,
+                    learning_rate=c.learning_rate, depth=c.max_depth, l2_leaf_reg=c.l2_leaf_reg,
+                    border_count=c.border_count, random_seed=c.random_seed, thread_count=c.n_jobs or -1,
+                    task_type='GPU' if gpu else 'CPU', bootstrap_type='Bernoulli', subsample=c.subsample,
+                    **({} if gpu else {'rsm': c.colsample}), allow_writing_files=False, verbose=c.verbose,
+                    **({'od_type': 'Iter', 'od_wait': c.patience, 'use_best_model': True} if c.early_stopping else {}))
 
     def _train(self, X, y, X_val, y_val, w, w_val):
         from catboost import CatBoostClassifier, Pool
@@ -325,11 +258,8 @@ class CatBoostModel(BoostingModel):
             raise stopped[0]
         res = self.booster.get_evals_result()
         best = self.booster.get_best_iteration() if self.config.early_stopping else self.booster.tree_count_ - 1
-        return {
-            'train_loss': res['learn']['MultiClass'],
-            'val_loss': res.get('validation', {}).get('MultiClass', []),
-            'best_iteration': int(best),
-        }
+        return {'train_loss': res['learn']['MultiClass'], 'val_loss': res.get('validation', {}).get('MultiClass', []),
+                'best_iteration': int(best)}
 
     def _proba(self, X):
         return self.booster.predict_proba(X, thread_count=self.config.n_jobs or -1)

@@ -22,23 +22,12 @@ def improved(value: float, best: float, mode: str = 'min', min_delta: float = 0.
 class EarlyStopping:
     "Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs; keep and restore the best."
 
-    def __init__(
-        self,
-        monitor: str = 'val_loss',
-        patience: int = 10,
-        min_delta: float = 0.0,
-        mode: str = 'min',
-        restore_best: bool = True,
-    ):
+    def __init__(self, monitor: str = 'val_loss', patience: int = 10, min_delta: float = 0.0, mode: str = 'min',
+                 restore_best: bool = True):
         if mode not in ('min', 'max'):
             raise ModelError(f"EarlyStopping mode must be 'min' or 'max', got {mode!r}")
-        self.monitor, self.patience, self.min_delta, self.mode, self.restore_best = (
-            monitor,
-            patience,
-            min_delta,
-            mode,
-            restore_best,
-        )
+        self.monitor, self.patience, self.min_delta, self.mode, self.restore_best = (monitor, patience, min_delta, mode,
+                                                                                     restore_best)
         self.best, self.best_epoch, self.wait, self.best_state = math.inf if mode == 'min' else -math.inf, -1, 0, None
 
     def step(self, epoch: int, logs: dict, net: torch.nn.Module) -> bool:
@@ -77,11 +66,8 @@ class ModelCheckpoint:
         if v is not None and improved(v, self.best, self.mode):
             self.best = float(v)
             self._publish('best', epoch, weights, None, meta)
-        state = {
-            'optimizer': optimizer.state_dict() if optimizer else {},
-            'scheduler': scheduler.state_dict() if scheduler else {},
-            'torch_rng': torch.get_rng_state(),
-        }
+        state = {'optimizer': optimizer.state_dict() if optimizer else {},
+                 'scheduler': scheduler.state_dict() if scheduler else {}, 'torch_rng': torch.get_rng_state()}
         self._publish('last', epoch, weights, state, meta | {'checkpoint_best': self.best})
 
     def _publish(self, name: str, epoch: int, weights: dict, state, meta: dict):
@@ -107,8 +93,7 @@ class ModelCheckpoint:
         d = Path(dirpath) / which
         if not (d / 'meta.json').is_file():
             raise ModelError(
-                f"no {which} checkpoint in {Path(dirpath)} (expected a link {which} to a checkpoint directory)"
-            )
+                f"no {which} checkpoint in {Path(dirpath)} (expected a link {which} to a checkpoint directory)")
         meta = json.loads((d / 'meta.json').read_text())
         state = torch.load(d / 'state.pt', weights_only=True) if which == 'last' else {}
         return load_file(str(d / 'weights.safetensors')), state, meta

@@ -44,14 +44,8 @@ class TorchModel(BaseModel):
     "The training loop every torch network shares; a subclass implements `build_net()`."
 
     config_class, supports_checkpoints = TorchConfig, True
-    quick_config = {
-        'max_epochs': 3,
-        'hidden_size': 16,
-        'sequence_length': 5,
-        'batch_size': 64,
-        'patience': 3,
-        'learning_rate': 1e-2,
-    }
+    quick_config = {'max_epochs': 3, 'hidden_size': 16, 'sequence_length': 5, 'batch_size': 64, 'patience': 3,
+                    'learning_rate': 1e-2}
 
     def build_net(self) -> nn.Module:
         raise NotImplementedError
@@ -102,13 +96,11 @@ def _fit(self: TorchModel, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, re
     self._setup()
     c = self.config
     opt = torch.optim.AdamW(self.net.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
-    sched = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.max_epochs)
-        if c.lr_schedule == 'cosine'
-        else torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=max(1, c.patience // 2))
-        if c.lr_schedule == 'plateau'
-        else None
-    )
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.max_epochs)
+             if c.lr_schedule == 'cosine'
+             else torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=max(1, c.patience // 2))
+             if c.lr_schedule == 'plateau'
+             else None)
     if c.lr_schedule == 'plateau' and X_val is None:
         raise ConfigError("lr_schedule 'plateau' needs a validation set")
     es = EarlyStopping('val_loss', c.patience, c.min_delta) if c.early_stopping else None
@@ -159,22 +151,14 @@ def _fit(self: TorchModel, X, y, X_val, y_val, w, w_val, checkpoint_dir=None, re
         elif sched:
             sched.step()
         if ck:
-            ck.step(
-                epoch,
-                logs,
-                self.net,
-                opt,
-                sched,
-                {'history': hist, 'early_stopping': es.state_dict() if es else None, 'stopped': stop},
-            )
+            ck.step(epoch, logs, self.net, opt, sched,
+                    {'history': hist, 'early_stopping': es.state_dict() if es else None, 'stopped': stop})
         if stop:
             break
     if es and es.best_state is not None:
         self.net.load_state_dict(es.best_state)
     return hist | {
-        'best_epoch': es.best_epoch if es else len(hist['train_loss']) - 1,
-        'epochs': len(hist['train_loss']),
-    }
+        'best_epoch': es.best_epoch if es else len(hist['train_loss']) - 1, 'epochs': len(hist['train_loss'])}
 
 # %% ../../nbs/14_models.neural.ipynb #4184157f
 @patch
@@ -189,10 +173,8 @@ def _predict_proba(self: TorchModel, X):
 
 @patch
 def _save_weights(self: TorchModel, path):
-    save_file(
-        {k: t.detach().cpu().contiguous() for k, t in self.net.state_dict().items()},
-        str(Path(path) / 'model.safetensors'),
-    )
+    save_file({k: t.detach().cpu().contiguous() for k, t in self.net.state_dict().items()},
+              str(Path(path) / 'model.safetensors'))
     return ['model.safetensors']
 
 
@@ -200,8 +182,7 @@ def _save_weights(self: TorchModel, path):
 def _load_weights(self: TorchModel, path):
     self._setup()
     self.net.load_state_dict(
-        load_file(str(Path(path) / 'model.safetensors'), device=str(self.device) if self.device != 'mps' else 'cpu')
-    )
+        load_file(str(Path(path) / 'model.safetensors'), device=str(self.device) if self.device != 'mps' else 'cpu'))
 
 # %% ../../nbs/14_models.neural.ipynb #55d40e86
 class _RNNNet(nn.Module):
@@ -215,8 +196,7 @@ class _RNNNet(nn.Module):
 
 
 @ModelRegistry.register(
-    'lstm', family='neural', description='LSTM classifier over windows of bars', requires=('torch',)
-)
+    'lstm', family='neural', description='LSTM classifier over windows of bars', requires=('torch',))
 class LSTMModel(TorchModel):
     def build_net(self):
         c = self.config
@@ -246,18 +226,15 @@ class _TransformerNet(nn.Module):
             raise ConfigError(f"hidden_size ({c.hidden_size}) must be divisible by num_heads ({c.num_heads})")
         self.proj, self.pooling = nn.Linear(n_in, c.hidden_size), c.pooling
         n = c.sequence_length + 1
-        pos, div = (
-            torch.arange(n)[:, None],
-            torch.exp(torch.arange(0, c.hidden_size, 2) * (-math.log(10_000.0) / c.hidden_size)),
-        )
+        pos, div = (torch.arange(n)[:, None],
+                    torch.exp(torch.arange(0, c.hidden_size, 2) * (-math.log(10_000.0) / c.hidden_size)))
         pe = torch.zeros(n, c.hidden_size)
         pe[:, 0::2] = torch.sin(pos * div)
         pe[:, 1::2] = torch.cos(pos * div)[:, : c.hidden_size // 2]
         self.register_buffer('pe', pe, persistent=False)
         self.cls = nn.Parameter(torch.zeros(1, 1, c.hidden_size))
-        layer = nn.TransformerEncoderLayer(
-            c.hidden_size, c.num_heads, c.ff_size, c.dropout, batch_first=True, norm_first=True
-        )
+        layer = nn.TransformerEncoderLayer(c.hidden_size, c.num_heads, c.ff_size, c.dropout, batch_first=True,
+                                           norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, c.num_layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.LayerNorm(c.hidden_size), nn.Linear(c.hidden_size, 3))
 
@@ -269,12 +246,8 @@ class _TransformerNet(nn.Module):
         return self.head(h[:, 0] if self.pooling == 'cls' else h[:, -1])
 
 
-@ModelRegistry.register(
-    'transformer',
-    family='neural',
-    description='Transformer-encoder classifier over windows of bars',
-    requires=('torch',),
-)
+@ModelRegistry.register('transformer', family='neural',
+                        description='Transformer-encoder classifier over windows of bars', requires=('torch',))
 class TransformerModel(TorchModel):
     config_class = TransformerConfig
 

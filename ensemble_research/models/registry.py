@@ -13,12 +13,8 @@ from .base import BaseModel, read_model_json
 __all__ = ['BUILTIN_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model', 'resolve_model_config']
 
 # %% ../../nbs/11_models.registry.ipynb #f192af0d
-BUILTIN_FAMILIES = (
-    'ensemble_research.models.boosting',
-    'ensemble_research.models.neural',
-    'ensemble_research.models.timeseries',
-    'ensemble_research.models.timesfm',
-)
+BUILTIN_FAMILIES = ('ensemble_research.models.boosting', 'ensemble_research.models.neural',
+                    'ensemble_research.models.timeseries', 'ensemble_research.models.timesfm')
 ENTRY_POINT_GROUP = 'ensemble_research.models'
 
 
@@ -48,23 +44,15 @@ class ModelRegistry:
                 raise TypeError(f"{full}: {klass!r} must subclass BaseModel")
             if inspect.isabstract(klass):
                 raise TypeError(f"{full}: {klass.__name__} does not implement {sorted(klass.__abstractmethods__)}")
-            old = cls._models.get(
-                full
-            )  # the same class defined again (a notebook cell re-run, a module reload) replaces itself
+            # the same class defined again (a notebook cell re-run, a module reload) replaces itself
+            old = cls._models.get(full)
             if old is not None and old.__qualname__ != klass.__qualname__:
                 raise ValueError(f"{full} is already registered by {old.__module__}.{old.__qualname__}")
             klass.name, klass.family = name, family
             cls._models[full] = klass
-            cls._meta[full] = dict(
-                name=name,
-                family=family,
-                full_name=full,
-                description=description,
-                requires_gpu=requires_gpu,
-                requires=list(requires),
-                requires_weights=requires_weights,
-                module=klass.__module__,
-            )
+            cls._meta[full] = dict(name=name, family=family, full_name=full, description=description,
+                                   requires_gpu=requires_gpu, requires=list(requires),
+                                   requires_weights=requires_weights, module=klass.__module__)
             return klass
 
         return deco
@@ -81,22 +69,17 @@ class ModelRegistry:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 ep.load()
-            except (
-                Exception
-            ) as e:  # a broken plugin must not break the package: it is listed as unavailable with this reason
+            except Exception as e:  # a broken plugin must not break the package: listed as unavailable, with why
                 cls._broken[f'plugin:{ep.name}'] = (
-                    f"plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}"
-                )
+                    f"plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}")
 
     @classmethod
     def _reason(cls, full: str) -> str | None:
         "Why a registered model cannot be created here, or None."
         miss = [r for r in cls._meta[full]['requires'] if importlib.util.find_spec(r) is None]
-        return (
-            f"{full} needs the package(s) {miss}, which are not installed: pip install {' '.join(miss)}"
-            if miss
-            else None
-        )
+        return (f"{full} needs the package(s) {miss}, which are not installed: pip install {' '.join(miss)}"
+                if miss
+                else None)
 
     @classmethod
     def list_models(cls, family: str | None = None, available_only: bool = False) -> list[dict]:
@@ -104,19 +87,9 @@ class ModelRegistry:
         cls.discover()
         rows = [m | {'available': (r := cls._reason(k)) is None, 'reason': r} for k, m in sorted(cls._meta.items())]
         rows += [
-            dict(
-                name=k.split(':')[1],
-                family='plugin',
-                full_name=k,
-                description='',
-                requires_gpu=False,
-                requires=[],
-                requires_weights=False,
-                available=False,
-                reason=r,
-            )
-            for k, r in sorted(cls._broken.items())
-        ]
+            dict(name=k.split(':')[1], family='plugin', full_name=k, description='', requires_gpu=False, requires=[],
+                 requires_weights=False, available=False, reason=r)
+            for k, r in sorted(cls._broken.items())]
         rows = [r for r in rows if family is None or r['family'] == family]
         return [r for r in rows if r['available']] if available_only else rows
 
@@ -135,8 +108,7 @@ class ModelRegistry:
             raise ConfigError(f"model name {name!r} is ambiguous: use one of {matches}")
         names = sorted(cls._models) + sorted({k.split(':', 1)[1] for k in cls._models})
         raise ConfigError(
-            f"unknown model {name!r}{closest(name, names)}; available: {', '.join(sorted(cls._models)) or 'none'}"
-        )
+            f"unknown model {name!r}{closest(name, names)}; available: {', '.join(sorted(cls._models)) or 'none'}")
 
     @classmethod
     def get(cls, name: str) -> type:
@@ -187,10 +159,8 @@ def _load_logged(uri: str) -> BaseModel:
 def resolve_model_config(name: str, overrides: dict | None = None, seed: int | None = None):
     "The model's typed config: shipped defaults (config/models/NAME.yaml, when shipped), then `overrides`, then `seed`."
     klass = ModelRegistry.get(name)
-    base = (
-        read_yaml(CONFIG_DIR / 'models' / f'{klass.name}.yaml')
-        if (CONFIG_DIR / 'models' / f'{klass.name}.yaml').is_file()
-        else {}
-    )
+    base = (read_yaml(CONFIG_DIR / 'models' / f'{klass.name}.yaml')
+            if (CONFIG_DIR / 'models' / f'{klass.name}.yaml').is_file()
+            else {})
     layers = [base, overrides or {}, {} if seed is None else {'random_seed': seed}]
     return klass.config_class.from_dict({k: v for d in layers for k, v in klass.config_class.canonical(d).items()})

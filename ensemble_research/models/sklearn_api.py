@@ -29,10 +29,8 @@ class ResearchClassifier(ClassifierMixin, BaseEstimator):
     model = None  # the registry's full name, set on each subclass
 
     def __reduce_ex__(self, protocol):
-        raise TypeError(
-            f"{type(self).__name__} is not pickled (the package never pickles): save it with .save(path), "
-            "load it with as_sklearn(load_model(path))"
-        )
+        raise TypeError(f"{type(self).__name__} is not pickled (the package never pickles): save it with .save(path), "
+                        "load it with as_sklearn(load_model(path))")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -48,11 +46,9 @@ def estimator_class(model: str) -> type:
     if isinstance(klass := globals().get(name), type) and klass.model == full:
         return klass
     cfg = resolve_model_config(full, {})
-    params = {'horizon': 5} | {
-        f.name: _FIT_DEFAULTS.get(f.name, getattr(cfg, f.name))
-        for f in dataclasses.fields(cfg)
-        if f.name not in _SET_BY_MODEL
-    }
+    params = {'horizon': 5} | {f.name: _FIT_DEFAULTS.get(f.name, getattr(cfg, f.name))
+                               for f in dataclasses.fields(cfg)
+                               if f.name not in _SET_BY_MODEL}
 
     def __init__(self, **kw):
         if unknown := [k for k in kw if k not in params]:
@@ -62,8 +58,7 @@ def estimator_class(model: str) -> type:
 
     __init__.__signature__ = inspect.Signature(
         [inspect.Parameter('self', inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in params.items()]
-    )
+        + [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in params.items()])
     klass = type(name, (ResearchClassifier,), {'__init__': __init__, 'model': full, '__module__': __name__})
     klass.__doc__ = f"scikit-learn classifier of {full}: {base.__doc__ or ''}".strip()
     globals()[name] = klass
@@ -82,10 +77,8 @@ def as_sklearn(
     if params:
         raise ConfigError(f"as_sklearn(fitted model) takes no parameters; got {sorted(params)}")
     if model.config.sequence_length != 1:
-        raise ConfigError(
-            f"{type(model).__name__} reads windows of {model.config.sequence_length} bars; "
-            "the scikit-learn wrapper passes one row per sample: predict with the model itself"
-        )
+        raise ConfigError(f"{type(model).__name__} reads windows of {model.config.sequence_length} bars; "
+                          "the scikit-learn wrapper passes one row per sample: predict with the model itself")
     klass = estimator_class(f"{model.family}:{model.name}")
     cfg = model.config.to_dict()
     est = klass(**{k: cfg[k] for k in inspect.signature(klass).parameters if k in cfg} | {'horizon': model.horizon})
@@ -114,8 +107,7 @@ def _codes(classes) -> np.ndarray:
     "Our labels for sorted classes: -1, 0, 1 for three; -1, 1 for two."
     if len(classes) > 3:
         raise ValueError(
-            f"the models are three-class (short, neutral, long); y has {len(classes)} classes: {list(classes)[:6]}"
-        )
+            f"the models are three-class (short, neutral, long); y has {len(classes)} classes: {list(classes)[:6]}")
     if len(classes) < 2:
         raise ValueError(f"y has one class ({classes[0]!r}); a classifier needs at least two")
     return np.array([-1, 0, 1]) if len(classes) == 3 else np.array([-1, 1])
@@ -134,8 +126,7 @@ def fit(self: ResearchClassifier, X, y, sample_weight=None, eval_set=None):
     code = lambda v: self._codes[np.searchsorted(self.classes_, v)]
     if self.early_stopping and eval_set is None:
         raise ValueError(
-            "early_stopping=True needs fit(X, y, eval_set=(X_val, y_val)): rows not trained on and later than X's"
-        )
+            "early_stopping=True needs fit(X, y, eval_set=(X_val, y_val)): rows not trained on and later than X's")
     Xv = yv = None
     if eval_set is not None:
         Xv, yv = eval_set
@@ -179,12 +170,10 @@ EXPECTED_FAILED_CHECKS = {
     'check_estimators_pickle': 'the package never pickles: a fitted estimator refuses, save() writes native formats',
     'check_estimators_pickle(readonly_memmap=True)': 'the package never pickles (as above)',
     'check_dtype_object': 'it fits four classes; the models are three-class (short, neutral, long)',
-    'check_class_weight_classifiers': "class_weight is 'none' or 'balanced' (per-class weights come as sample_weight)",
-}
+    'check_class_weight_classifiers': "class_weight is 'none' or 'balanced' (per-class weights come as sample_weight)"}
 NEURAL_FAILED_CHECKS = {
     'check_sample_weight_equivalence_on_dense_data': 'minibatch SGD: a weight of 2 is not the same as a repeated row, '
-    'since the batches and the steps per epoch differ',
-}
+    'since the batches and the steps per epoch differ'}
 
 
 def expected_failed_checks(est: ResearchClassifier) -> dict:

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_models.timeseries.ipynb #a0c1e004
 from __future__ import annotations
-import dataclasses
+import dataclasses, functools
 import pandas as pd
 import torch
 from torch import nn
@@ -26,11 +26,8 @@ class SoftmaxNLL(BasePointLoss):
     "Three outputs per step (short, neutral, long), softmax in `domain_map`, masked negative log likelihood."
 
     def __init__(self, horizon_weight=None):
-        super().__init__(
-            horizon_weight=horizon_weight,
-            outputsize_multiplier=3,
-            output_names=['-short', '-neutral', '-long'],
-        )
+        super().__init__(horizon_weight=horizon_weight, outputsize_multiplier=3,
+                         output_names=['-short', '-neutral', '-long'])
 
     def domain_map(self, y_hat: torch.Tensor) -> torch.Tensor:
         "[B, h, 3] raw outputs to [B, h, 3] class probabilities."
@@ -76,13 +73,8 @@ class _NFNet(nn.Module):
     def forward(self, x):
         B, L, _ = x.shape
         y = x.new_zeros(B, L, 1) if self.series is None else x[..., self.series, None]
-        batch = {
-            'insample_y': y,
-            'insample_mask': x.new_ones(B, L, 1),
-            'hist_exog': x if self.series is None else None,
-            'futr_exog': None,
-            'stat_exog': None,
-        }
+        batch = {'insample_y': y, 'insample_mask': x.new_ones(B, L, 1), 'hist_exog': x if self.series is None else None,
+                 'futr_exog': None, 'stat_exog': None}
         return self.net(batch)[:, -1]  # [B, h=1, 3] -> [B, 3]
 
 
@@ -115,20 +107,17 @@ class NHITSConfig(NFConfig):
     dropout: float = param(0.1, lo=0.0, hi=0.9, doc="dropout on the basis coefficients (dropout_prob_theta)")
 
 
-@ModelRegistry.register(
-    'nhits',
-    family='timeseries',
-    description='N-HiTS (neuralforecast) over windows of bars',
-    requires=('neuralforecast',),
-)
+_register = functools.partial(ModelRegistry.register, family='timeseries', requires=('neuralforecast',))
+
+
+@_register('nhits', description='N-HiTS (neuralforecast) over windows of bars')
 class NHITSModel(NFModel):
     config_class, nf_class = NHITSConfig, NHITS
 
     def nf_kwargs(self):
         c = self.config
-        return dict(
-            mlp_units=[[c.hidden_size] * c.num_layers] * 3, dropout_prob_theta=c.dropout, exclude_insample_y=True
-        )
+        return dict(mlp_units=[[c.hidden_size] * c.num_layers] * 3, dropout_prob_theta=c.dropout,
+                    exclude_insample_y=True)
 
 
 @dataclasses.dataclass
@@ -139,12 +128,7 @@ class TFTConfig(NFConfig):
     num_heads: int = param(4, lo=1)
 
 
-@ModelRegistry.register(
-    'tft',
-    family='timeseries',
-    description='Temporal Fusion Transformer (neuralforecast) over windows of bars',
-    requires=('neuralforecast',),
-)
+@_register('tft', description='Temporal Fusion Transformer (neuralforecast) over windows of bars')
 class TFTModel(NFModel):
     config_class, nf_class = TFTConfig, TFT
 
@@ -159,12 +143,7 @@ class BiTCNConfig(NFConfig):
     dropout: float = param(0.5, lo=0.0, hi=0.9)
 
 
-@ModelRegistry.register(
-    'bitcn',
-    family='timeseries',
-    description='Bidirectional TCN (neuralforecast) over windows of bars',
-    requires=('neuralforecast',),
-)
+@_register('bitcn', description='Bidirectional TCN (neuralforecast) over windows of bars')
 class BiTCNModel(NFModel):
     config_class, nf_class = BiTCNConfig, BiTCN
 
@@ -175,10 +154,8 @@ class BiTCNModel(NFModel):
 def series_index(feature_columns: list, name: str) -> int:
     "Position of `name`, the feature a return-only model reads as its series; a name not among them is an error."
     if name not in feature_columns:
-        raise ConfigError(
-            f"series_feature {name!r} is not among the {len(feature_columns)} features; "
-            "set it to the column of realised one-bar returns"
-        )
+        raise ConfigError(f"series_feature {name!r} is not among the {len(feature_columns)} features; "
+                          "set it to the column of realised one-bar returns")
     return feature_columns.index(name)
 
 
@@ -192,12 +169,7 @@ class PatchTSTConfig(NFConfig):
     series_feature: str = param('ret_1', doc="the feature column PatchTST reads as its series (realised returns)")
 
 
-@ModelRegistry.register(
-    'patchtst',
-    family='timeseries',
-    description="PatchTST (neuralforecast) over each symbol's own return series",
-    requires=('neuralforecast',),
-)
+@_register('patchtst', description="PatchTST (neuralforecast) over each symbol's own return series")
 class PatchTSTModel(NFModel):
     config_class, nf_class, reads_features = PatchTSTConfig, PatchTST, False
 
@@ -210,16 +182,9 @@ class PatchTSTModel(NFModel):
 
     def nf_kwargs(self):
         c = self.config
-        return dict(
-            hidden_size=c.hidden_size,
-            n_heads=c.num_heads,
-            encoder_layers=c.num_layers,
-            linear_hidden_size=2 * c.hidden_size,
-            patch_len=c.patch_len,
-            stride=c.stride,
-            dropout=c.dropout,
-            revin=False,
-        )
+        return dict(hidden_size=c.hidden_size, n_heads=c.num_heads, encoder_layers=c.num_layers,
+                    linear_hidden_size=2 * c.hidden_size, patch_len=c.patch_len, stride=c.stride, dropout=c.dropout,
+                    revin=False)
 
 # %% ../../nbs/15_models.timeseries.ipynb #a0c1e031
 def nf_panel(
@@ -231,11 +196,6 @@ def nf_panel(
     g = frame.groupby('symbol', sort=False)
     y = g[f'label_h{horizon}'].shift(1)
     out = pd.DataFrame(
-        {
-            'unique_id': frame['symbol'].to_numpy(),
-            'ds': g.cumcount().to_numpy(),
-            'y': y.fillna(0.0).to_numpy(),
-            'sample_weight': y.notna().astype(float).to_numpy(),
-        }
-    )
+        {'unique_id': frame['symbol'].to_numpy(), 'ds': g.cumcount().to_numpy(), 'y': y.fillna(0.0).to_numpy(),
+         'sample_weight': y.notna().astype(float).to_numpy()})
     return pd.concat([out, frame[features].reset_index(drop=True)], axis=1)

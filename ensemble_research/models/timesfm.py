@@ -31,28 +31,13 @@ def save_random_timesfm(
 ) -> Path:
     "Save a randomly initialised TimesFM 3 of the given size (for tests and offline smoke runs: it is no forecaster)."
     torch.manual_seed(seed)
-    t = TransformerConfig(
-        model_dims=dims,
-        hidden_dims=dims,
-        num_heads=heads,
-        attention_norm='rms',
-        feedforward_norm='rms',
-        qk_norm='rms',
-        use_rope_seq=True,
-        use_rope_var=False,
-        use_bias=False,
-        ff_activation='relu',
-        deterministic=True,
-    )
-    model = TimesFM3Torch(
-        input_patch_len=patch,
-        output_patch_len=2 * patch,
-        quantiles=[0.1, 0.5, 0.9],
-        residual_block_config=ResidualBlockConfig(
-            hidden_dims=dims, output_dims=dims, use_bias=False, activation='relu'
-        ),
-        transformer_config=StackedTransformersConfig(num_layers=layers, transformer=t),
-    )
+    t = TransformerConfig(model_dims=dims, hidden_dims=dims, num_heads=heads, attention_norm='rms',
+                          feedforward_norm='rms', qk_norm='rms', use_rope_seq=True, use_rope_var=False, use_bias=False,
+                          ff_activation='relu', deterministic=True)
+    model = TimesFM3Torch(input_patch_len=patch, output_patch_len=2 * patch, quantiles=[0.1, 0.5, 0.9],
+                          residual_block_config=ResidualBlockConfig(
+                              hidden_dims=dims, output_dims=dims, use_bias=False, activation='relu'),
+                          transformer_config=StackedTransformersConfig(num_layers=layers, transformer=t))
     model.save_pretrained(str(path))
     return Path(path)
 
@@ -61,9 +46,8 @@ def save_random_timesfm(
 class TimesFMConfig(ModelConfig):
     "Where the weights are, what TimesFM reads, and the head's settings."
 
-    checkpoint: str = param(
-        'google/timesfm-3.0-pytorch', doc='local directory or Hugging Face hub id of TimesFM 3 weights'
-    )
+    checkpoint: str = param('google/timesfm-3.0-pytorch',
+                            doc='local directory or Hugging Face hub id of TimesFM 3 weights')
     sequence_length: int = param(32, lo=2, doc='bars of context per forecast (longer: set train.context_from_previous)')
     series_feature: str = param('ret_1', doc='the feature column holding realised one-bar returns')
     batch_size: int = param(64, lo=1, doc='windows per forward pass')
@@ -82,13 +66,9 @@ def _weights_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 # %% ../../nbs/16_models.timesfm.ipynb #b0c1e013
-@ModelRegistry.register(
-    'timesfm',
-    family='timeseries',
-    description="pretrained TimesFM forecasts of each symbol's returns, a logistic head on top",
-    requires=('timesfm3',),
-    requires_weights=True,
-)
+@ModelRegistry.register('timesfm', family='timeseries',
+                        description="pretrained TimesFM forecasts of each symbol's returns, a logistic head on top",
+                        requires=('timesfm3',), requires_weights=True)
 class TimesFMModel(BaseModel):
     "TimesFM's quantile forecasts of the next H bars' returns as features of a multinomial logistic head."
 
@@ -107,14 +87,12 @@ class TimesFMModel(BaseModel):
             quiet = contextlib.nullcontext() if c.verbose else contextlib.redirect_stdout(io.StringIO())
             try:
                 with quiet:  # huggingface_hub prints 'Loading weights from local directory'
-                    self._fc = TimesFM3Forecaster.from_pretrained(
-                        c.checkpoint, device=resolve_device(c.device), per_core_batch_size=c.batch_size
-                    )
+                    self._fc = TimesFM3Forecaster.from_pretrained(c.checkpoint, device=resolve_device(c.device),
+                                                                  per_core_batch_size=c.batch_size)
             except (OSError, ValueError) as e:  # not cached offline, not downloadable, not a directory
-                raise ModelError(
-                    f"cannot load TimesFM weights from checkpoint {c.checkpoint!r} ({type(e).__name__}: {e}); "
-                    "set checkpoint to a local directory of TimesFM 3 weights (save_pretrained or `hf download`)"
-                ) from e
+                raise ModelError(f"cannot load TimesFM weights from checkpoint {c.checkpoint!r} "
+                                 f"({type(e).__name__}: {e}); set checkpoint to a local directory of TimesFM 3 "
+                                 "weights (save_pretrained or `hf download`)") from e
             self._digest = _weights_digest(self._fc.model)
         return self._fc
 
@@ -126,15 +104,8 @@ class TimesFMModel(BaseModel):
         mean, std = Z.mean(0), Z.std(0)
         std = np.where(std > 1e-12, std, 1.0)
         lr = LogisticRegression(C=c.head_c, max_iter=2000).fit((Z - mean) / std, ys, sample_weight=ws)
-        self.head = dict(
-            mean=mean.tolist(),
-            std=std.tolist(),
-            coef=lr.coef_.tolist(),
-            intercept=lr.intercept_.tolist(),
-            classes=[int(k) for k in lr.classes_],
-            checkpoint=c.checkpoint,
-            weights_sha256=self._digest,
-        )
+        self.head = dict(mean=mean.tolist(), std=std.tolist(), coef=lr.coef_.tolist(), intercept=lr.intercept_.tolist(),
+                         classes=[int(k) for k in lr.classes_], checkpoint=c.checkpoint, weights_sha256=self._digest)
         hist = {'train_log_loss': [_log_loss(self._probabilities(Z), ys, ws)], 'train_samples': len(ys)}
         if X_val is not None:
             hist['val_log_loss'] = [_log_loss(self._predict_proba(X_val), y_val, w_val)]
@@ -154,8 +125,7 @@ class TimesFMModel(BaseModel):
         if self._digest != head['weights_sha256']:
             raise ModelError(
                 f"the TimesFM weights at {self.config.checkpoint!r} differ from those {path} was fitted with "
-                f"(SHA-256 {self._digest[:12]}... vs {head['weights_sha256'][:12]}...)"
-            )
+                f"(SHA-256 {self._digest[:12]}... vs {head['weights_sha256'][:12]}...)")
 
 # %% ../../nbs/16_models.timesfm.ipynb #b0c1e015
 @patch

@@ -40,26 +40,14 @@ def apply_sets(cfg: dict, sets: list) -> dict:
 def format_models() -> str:
     rows = ModelRegistry.list_models()
     w = max([len(r['full_name']) for r in rows] + [5])
-    return '\n'.join(
-        f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
-        f"{r['description'] if r['available'] else r['reason']}"
-        f"{'; needs pretrained weights: --set checkpoint=DIR' if r['requires_weights'] else ''}"
-        for r in rows
-    )
+    return '\n'.join(f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
+                     f"{r['description'] if r['available'] else r['reason']}"
+                     f"{'; needs pretrained weights: --set checkpoint=DIR' if r['requires_weights'] else ''}"
+                     for r in rows)
 
 
-RESULT_COLUMNS = [
-    'accuracy',
-    'macro_f1',
-    'log_loss',
-    'sharpe',
-    'sharpe_ci_low',
-    'sharpe_ci_high',
-    'n_bars',
-    'psr',
-    'max_drawdown',
-    'mean_ic',
-]
+RESULT_COLUMNS = ['accuracy', 'macro_f1', 'log_loss', 'sharpe', 'sharpe_ci_low', 'sharpe_ci_high', 'n_bars', 'psr',
+                  'max_drawdown', 'mean_ic']
 
 
 def format_result(t: Trainer) -> str:
@@ -75,26 +63,19 @@ def format_result(t: Trainer) -> str:
             lines.append(f"{s}: {tr['note']} ({tr['method']} book)")
         cov = t.metrics['coverage'][s]
         if cov['unscored']:
-            lines.append(
-                f"{s}: {cov['unscored']} labeled rows have no full window for this model (listed in "
-                f"predictions/{s}_unscored.parquet); its metrics leave them out"
-            )
+            lines.append(f"{s}: {cov['unscored']} labeled rows have no full window for this model (listed in "
+                         f"predictions/{s}_unscored.parquet); its metrics leave them out")
         if cov['stitched']:
             lines.append(f"{s}: {cov['stitched']} windows open with the previous split's rows, across the purge gap")
-    lines += [
-        f"note: {t.metrics['selection']}",
-        f"\nrun directory: {t.run_dir}",
-        f"mlflow run: {t.mlflow_run_id} "
-        f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})",
-    ]
+    lines += [f"note: {t.metrics['selection']}", f"\nrun directory: {t.run_dir}", f"mlflow run: {t.mlflow_run_id} "
+              f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})"]
     return '\n'.join(lines)
 
 # %% ../../nbs/23_training.cli.ipynb #aaaaeca5
 def main(argv=None):
     "Entry point of `er_train`."
-    p = argparse.ArgumentParser(
-        prog='er_train', description='Train one model on one horizon; record the run in runs/ and MLflow.'
-    )
+    p = argparse.ArgumentParser(prog='er_train',
+                                description='Train one model on one horizon; record the run in runs/ and MLflow.')
     p.add_argument('--list', action='store_true', help='list the registered models and their availability')
     p.add_argument('--model')
     p.add_argument('--horizon', type=int)
@@ -113,14 +94,8 @@ def main(argv=None):
         if a.resume:
             return print(format_result(resume(a.resume)))
         cfg = read_yaml(a.config) if a.config else {}
-        for k, v in (
-            ('model', a.model),
-            ('horizon', a.horizon),
-            ('data', a.data),
-            ('seed', a.seed),
-            ('runs_dir', a.runs_dir),
-            ('verbose', a.verbose or None),
-        ):
+        for k, v in (('model', a.model), ('horizon', a.horizon), ('data', a.data), ('seed', a.seed),
+                     ('runs_dir', a.runs_dir), ('verbose', a.verbose or None)):
             if v is not None:
                 cfg[k] = v
         cfg = apply_sets(cfg, a.set)

@@ -7,27 +7,21 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    log_loss,
-    precision_recall_fscore_support,
-)
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, log_loss,
+                             precision_recall_fscore_support)
 import empyrical as ep
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy import stats
 from ..core import ConfigError
 from ..data.phase1 import bar_frequency
 from ..core import Settings, param
-from ..models.base import CLASSES, decode_labels
+from ..models.base import CLASSES, PROB_COLUMNS, decode_labels
 
 # %% auto #0
 __all__ = ['MIN_BARS', 'EvalConfig', 'calibration_bins', 'expected_calibration_error', 'classification_metrics', 'bars_per_year',
            'positions', 'mtm_book', 'cohort_book', 'probabilistic_sharpe', 'deflated_sharpe', 'book_stats', 'book',
            'trading_metrics', 'information_coefficient', 'class_prior', 'reference_predictions', 'evaluate',
-           'evaluate_with_references', 'flat_report', 'metrics_table']
+           'evaluate_with_references', 'split_bars', 'evaluate_frame', 'frame_books', 'flat_report', 'metrics_table']
 
 # %% ../../nbs/20_training.evaluator.ipynb #8a147396
 @dataclasses.dataclass
@@ -35,9 +29,8 @@ class EvalConfig(Settings):
     "How predictions become trades."
 
     cost_bps: float = param(5.0, lo=0.0, doc='cost per side in basis points')
-    long_threshold: float | None = param(
-        None, lo=0.0, hi=1.0, doc='go long when P(long) >= this (and > P(short)); None: the predicted class'
-    )
+    long_threshold: float | None = param(None, lo=0.0, hi=1.0,
+                                         doc='go long when P(long) >= this (and > P(short)); None: the predicted class')
     short_threshold: float | None = param(None, lo=0.0, hi=1.0, doc='go short when P(short) >= this (and > P(long))')
     ece_bins: int = param(15, lo=2)
     ic_min_symbols: int = param(5, lo=2, doc='symbols a datetime needs for its IC to count')
@@ -65,16 +58,11 @@ def classification_metrics(y, P, pred=None, bins: int = 15) -> dict:
     pred = decode_labels(P.argmax(1)) if pred is None else np.asarray(pred)
     pr, rc, f1, _ = precision_recall_fscore_support(y, pred, labels=list(CLASSES), zero_division=0)
     onehot = (y[:, None] == np.array(CLASSES)).astype(float)
-    out = {
-        'n': int(len(y)),
-        'accuracy': accuracy_score(y, pred),
-        'balanced_accuracy': balanced_accuracy_score(y, pred),
-        'macro_f1': f1_score(y, pred, labels=list(CLASSES), average='macro', zero_division=0),
-        'log_loss': log_loss(y, np.clip(P, 1e-15, 1), labels=list(CLASSES)),
-        'brier': float(((P - onehot) ** 2).sum(1).mean()),
-        'ece': expected_calibration_error(y, P, bins),
-        'confusion_matrix': confusion_matrix(y, pred, labels=list(CLASSES)).tolist(),
-    }
+    out = {'n': int(len(y)), 'accuracy': accuracy_score(y, pred), 'balanced_accuracy': balanced_accuracy_score(y, pred),
+           'macro_f1': f1_score(y, pred, labels=list(CLASSES), average='macro', zero_division=0),
+           'log_loss': log_loss(y, np.clip(P, 1e-15, 1), labels=list(CLASSES)),
+           'brier': float(((P - onehot) ** 2).sum(1).mean()), 'ece': expected_calibration_error(y, P, bins),
+           'confusion_matrix': confusion_matrix(y, pred, labels=list(CLASSES)).tolist()}
     for k, c in enumerate(CLASSES):
         out |= {f'precision_{c}': pr[k], f'recall_{c}': rc[k], f'f1_{c}': f1[k]}
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
@@ -156,8 +144,7 @@ def deflated_sharpe(sr: float, n: int, skew: float, kurt: float, trial_srs) -> f
         return probabilistic_sharpe(sr, n, skew, kurt)
     g, N = 0.5772156649, len(trial_srs)
     sr_star = np.sqrt(trial_srs.var(ddof=1)) * (
-        (1 - g) * stats.norm.ppf(1 - 1 / N) + g * stats.norm.ppf(1 - 1 / (N * np.e))
-    )
+        (1 - g) * stats.norm.ppf(1 - 1 / N) + g * stats.norm.ppf(1 - 1 / (N * np.e)))
     return probabilistic_sharpe(sr, n, skew, kurt, sr_star)
 
 
@@ -173,14 +160,11 @@ def book_stats(r: pd.Series, periods_per_year: float, reps: int = 1000, seed: in
     x, ppy, n = r.to_numpy(float), periods_per_year, len(r)
     out = {'n_bars': n, 'sharpe': _sharpe(x, ppy), 'sharpe_ci_low': float('nan'), 'sharpe_ci_high': float('nan')}
     if n > 1:
-        out |= {
-            'sortino': float(ep.sortino_ratio(x, annualization=ppy)),
-            'max_drawdown': abs(float(ep.max_drawdown(x))),
-            'calmar': float(ep.calmar_ratio(x, annualization=ppy)),
-            'annual_return': float(ep.annual_return(x, annualization=ppy)),
-            'annual_volatility': float(ep.annual_volatility(x, annualization=ppy)),
-            'total_return': float(ep.cum_returns_final(x)),
-        }
+        out |= {'sortino': float(ep.sortino_ratio(x, annualization=ppy)),
+                'max_drawdown': abs(float(ep.max_drawdown(x))), 'calmar': float(ep.calmar_ratio(x, annualization=ppy)),
+                'annual_return': float(ep.annual_return(x, annualization=ppy)),
+                'annual_volatility': float(ep.annual_volatility(x, annualization=ppy)),
+                'total_return': float(ep.cum_returns_final(x))}
     sd = np.std(x, ddof=1) if n > 1 else 0.0
     sr1 = float(np.mean(x) / sd) if sd > 0 else float('nan')
     sk, ku = (float(stats.skew(x)), float(stats.kurtosis(x, fisher=False))) if sd > 0 else (0.0, 3.0)
@@ -198,12 +182,9 @@ def book_stats(r: pd.Series, periods_per_year: float, reps: int = 1000, seed: in
 def _trade_block(trade_ret) -> dict:
     tr = np.asarray(trade_ret, float)
     gains, losses = tr[tr > 0].sum(), -tr[tr < 0].sum()
-    return {
-        'n_trades': int(len(tr)),
-        'win_rate': float((tr > 0).mean()) if len(tr) else float('nan'),
-        'mean_trade_return': float(tr.mean()) if len(tr) else float('nan'),
-        'profit_factor': float(gains / losses) if losses > 0 else (float('inf') if gains > 0 else float('nan')),
-    }
+    return {'n_trades': int(len(tr)), 'win_rate': float((tr > 0).mean()) if len(tr) else float('nan'),
+            'mean_trade_return': float(tr.mean()) if len(tr) else float('nan'),
+            'profit_factor': float(gains / losses) if losses > 0 else (float('inf') if gains > 0 else float('nan'))}
 
 
 def _book_frame(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=None):
@@ -222,16 +203,8 @@ def book(pos, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig, bars=N
     return _pooled(frame), method, ppy
 
 
-def trading_metrics(
-    P,
-    fwd_ret,
-    datetimes,
-    symbols,
-    horizon: int,
-    cfg: EvalConfig | None = None,
-    pos=None,
-    bars: pd.DataFrame | None = None,
-) -> dict:
+def trading_metrics(P, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfig | None = None, pos=None,
+                    bars: pd.DataFrame | None = None) -> dict:
     "Pooled and per-symbol trading metrics of the positions implied by `P` (or given as `pos`)."
     cfg = EvalConfig() if cfg is None else cfg
     fwd = np.asarray(fwd_ret, float)
@@ -262,14 +235,8 @@ def information_coefficient(score, fwd_ret, datetimes, min_symbols: int = 5) -> 
     ranks = df.groupby('dt')[['s', 'f']].rank().assign(dt=df['dt'])
     ic = ranks.groupby('dt').apply(lambda g: g['s'].corr(g['f'])).dropna()
     sd = float(ic.std(ddof=1)) if len(ic) > 1 else float('nan')
-    return {
-        'mean_ic': float(ic.mean()),
-        'ic_std': sd,
-        'icir': float(ic.mean() / sd) if sd > 0 else float('nan'),
-        'ic_positive_share': float((ic > 0).mean()),
-        'ic_dates': int(len(ic)),
-        'ic_min_symbols': min_symbols,
-    }
+    return {'mean_ic': float(ic.mean()), 'ic_std': sd, 'icir': float(ic.mean() / sd) if sd > 0 else float('nan'),
+            'ic_positive_share': float((ic > 0).mean()), 'ic_dates': int(len(ic)), 'ic_min_symbols': min_symbols}
 
 # %% ../../nbs/20_training.evaluator.ipynb #54ebf296
 def class_prior(y) -> np.ndarray:
@@ -307,17 +274,8 @@ def evaluate(
     return out
 
 
-def evaluate_with_references(
-    y,
-    P,
-    prior,
-    fwd_ret=None,
-    datetimes=None,
-    symbols=None,
-    horizon: int = 5,
-    cfg: EvalConfig | None = None,
-    bars: pd.DataFrame | None = None,
-) -> dict:
+def evaluate_with_references(y, P, prior, fwd_ret=None, datetimes=None, symbols=None, horizon: int = 5,
+                             cfg: EvalConfig | None = None, bars: pd.DataFrame | None = None) -> dict:
     "`evaluate` for the model and for the two reference rows (built from the train class `prior`), on the same samples."
     cfg = EvalConfig() if cfg is None else cfg
     rep = {'model': evaluate(y, P, None, fwd_ret, datetimes, symbols, horizon, cfg, bars)}
@@ -325,14 +283,42 @@ def evaluate_with_references(
         rep[name] = evaluate(y, Pr, pred, fwd_ret, datetimes, symbols, horizon, cfg, bars)
     return rep
 
+# %% ../../nbs/20_training.evaluator.ipynb #f41c9f2b
+def split_bars(frame: pd.DataFrame) -> pd.DataFrame | None:
+    "Every bar of a split with its own next-bar return (`label_fwd_ret_h1`), as the book needs it; None without it."
+    if 'label_fwd_ret_h1' not in frame.columns: return None
+    return frame[['datetime', 'symbol', 'label_fwd_ret_h1']].rename(columns={'label_fwd_ret_h1': 'ret'})
+
+
+def _frame_arrays(df: pd.DataFrame) -> tuple:
+    "(labels, probabilities, forward returns or None, datetimes, symbols) of a prediction frame."
+    fwd = df['fwd_ret'].to_numpy() if 'fwd_ret' in df else None
+    y, P = df['label'].to_numpy(), df[list(PROB_COLUMNS)].to_numpy()
+    return y, P, fwd, df['datetime'].to_numpy(), df['symbol'].to_numpy()
+
+
+def evaluate_frame(df: pd.DataFrame, prior, horizon: int, cfg: EvalConfig | None = None,
+                   bars: pd.DataFrame | None = None) -> dict:
+    "The report of a prediction frame: the model and the two reference rows (from the train class `prior`)."
+    y, P, fwd, dt, sym = _frame_arrays(df)
+    return evaluate_with_references(y, P, prior, fwd, dt, sym, horizon, cfg, bars)
+
+
+def frame_books(df: pd.DataFrame, horizon: int, cfg: EvalConfig | None = None, bars: pd.DataFrame | None = None):
+    "Per-bar returns of the frame's book and of always long (name -> Series), and the method; None without returns."
+    y, P, fwd, dt, sym = _frame_arrays(df)
+    if fwd is None: return None, None
+    cfg = EvalConfig() if cfg is None else cfg
+    r, method, _ = book(positions(P, cfg), fwd, dt, sym, horizon, cfg, bars)
+    return {'model': r, 'always long': book(np.ones(len(df), int), fwd, dt, sym, horizon, cfg, bars)[0]}, method
+
 # %% ../../nbs/20_training.evaluator.ipynb #3f0a1c22
 def flat_report(rep: dict) -> dict:
     "One row of a report (model or reference) as flat scalars: classification, then trading metrics."
     out = {}
     for sec in ('classification', 'trading', 'ic'):
         out |= {
-            k: float(v) for k, v in rep.get(sec, {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
+            k: float(v) for k, v in rep.get(sec, {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return out
 
 

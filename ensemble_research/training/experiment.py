@@ -11,47 +11,22 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from traitlets.config import Config
-from ..core import ConfigError, cli_errors, read_yaml, shipped_config
+from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, read_yaml, shipped_config
 from ..data.phase1 import load_splits
-from ..core import Settings, param
 from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import deflated_sharpe, flat_report
+from .records import (ensure_experiment, mlflow_tracking, new_run_dir, process_identity,
+                                                tracking_uri)
 from .runs import reap
-from ..core import quiet_libraries
-from ensemble_research.training.trainer import (
-    ensure_experiment,
-    mlflow_tracking,
-    new_run_dir,
-    process_identity,
-    tracking_uri,
-)
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'run_experiment', 'main']
 
 # %% ../../nbs/24_training.experiment.ipynb #aad7d4f7
 TEMPLATE = Path(str(importlib.resources.files('ensemble_research'))) / 'templates' / 'experiment.ipynb'
-_METRICS = (
-    'accuracy',
-    'balanced_accuracy',
-    'macro_f1',
-    'log_loss',
-    'brier',
-    'sharpe',
-    'win_rate',
-    'profit_factor',
-    'max_drawdown',
-    'n_trades',
-    'n_bars',
-    'sharpe_ci_low',
-    'sharpe_ci_high',
-    'psr',
-    'sharpe_per_bar',
-    'skew',
-    'kurtosis',
-    'mean_ic',
-    'icir',
-)
+_METRICS = ('accuracy', 'balanced_accuracy', 'macro_f1', 'log_loss', 'brier', 'sharpe', 'win_rate', 'profit_factor',
+            'max_drawdown', 'n_trades', 'n_bars', 'sharpe_ci_low', 'sharpe_ci_high', 'psr', 'sharpe_per_bar', 'skew',
+            'kurtosis', 'mean_ic', 'icir')
 
 
 @dataclasses.dataclass
@@ -60,15 +35,13 @@ class ExperimentConfig(Settings):
 
     name: str = param('experiment')
     models: str | list = param(
-        'all', doc="'all' (every available model needing no GPU and no pretrained weights) or a list of names"
-    )
+        'all', doc="'all' (every available model needing no GPU and no pretrained weights) or a list of names")
     horizons: str | list = param('all', doc="'all' or a list of horizons")
     seeds: list = param([42])
     data: str = param('data/splits/scaled')
     runs_dir: str = param('runs')
     rank_by: str = param(
-        'val_macro_f1', doc='{val|test}_{metric}; lower is better for log_loss, brier and max_drawdown'
-    )
+        'val_macro_f1', doc='{val|test}_{metric}; lower is better for log_loss, brier and max_drawdown')
     quick: bool = param(False, doc="use each model's quick_config")
     model_config: dict = param({}, doc='per-model overrides: {model: {key: value}}')
     evaluation: dict = param({})
@@ -79,8 +52,7 @@ def load_experiment(config) -> ExperimentConfig:
     "An ExperimentConfig from a YAML path or a shipped name."
     p = Path(str(config))
     return ExperimentConfig.from_dict(
-        read_yaml(p if p.suffix in ('.yaml', '.yml') or p.exists() else shipped_config('experiments', str(config)))
-    )
+        read_yaml(p if p.suffix in ('.yaml', '.yml') or p.exists() else shipped_config('experiments', str(config))))
 
 # %% ../../nbs/24_training.experiment.ipynb #4a4408d7
 def expand(cfg: ExperimentConfig) -> list[dict]:
@@ -89,20 +61,15 @@ def expand(cfg: ExperimentConfig) -> list[dict]:
     if split == 'test':
         raise ConfigError(
             f"rank_by {cfg.rank_by!r} would choose models on test: test is for the final report of the model you "
-            f"pick, never for choosing; rank on val_{metric} instead"
-        )
+            f"pick, never for choosing; rank on val_{metric} instead")
     if split != 'val' or metric not in _METRICS:
         raise ConfigError(f"rank_by must be val_{{metric}} with metric one of {list(_METRICS)}, got {cfg.rank_by!r}")
     sp = load_splits(cfg.data)
-    names = (
-        [
-            m['full_name']
-            for m in ModelRegistry.list_models(available_only=True)
-            if not m['requires_gpu'] and not m['requires_weights']
-        ]
-        if cfg.models == 'all'
-        else [ModelRegistry.resolve(m) for m in cfg.models]
-    )
+    names = ([m['full_name']
+              for m in ModelRegistry.list_models(available_only=True)
+              if not m['requires_gpu'] and not m['requires_weights']]
+             if cfg.models == 'all'
+             else [ModelRegistry.resolve(m) for m in cfg.models])
     for n in names:
         ModelRegistry.get(n)  # an unavailable model fails here, with its reason
     hs = sp.horizons if cfg.horizons == 'all' else [sp.check_horizon(int(h)) for h in cfg.horizons]
@@ -115,23 +82,14 @@ def expand(cfg: ExperimentConfig) -> list[dict]:
         mc = {**(ModelRegistry.get(n).quick_config if cfg.quick else {}), **per.get(n, {})}
         resolve_model_config(n, mc, s)  # a bad hyperparameter fails now, not in the middle of the grid
         short = n.split(':')[1]
-        cells.append(
-            {
-                'model': n,
-                'horizon': h,
-                'seed': s,
-                'config_overrides': mc,
-                'stem': f"{short}_h{h}" + (f"_s{s}" if len(cfg.seeds) > 1 else ''),
-            }
-        )
+        cells.append({'model': n, 'horizon': h, 'seed': s, 'config_overrides': mc,
+                      'stem': f"{short}_h{h}" + (f"_s{s}" if len(cfg.seeds) > 1 else '')})
     if not cells:
         raise ConfigError(
             f"the experiment has no cells: models {cfg.models!r}, horizons {cfg.horizons!r}, seeds {cfg.seeds!r}; "
-            "each needs at least one entry"
-        )
-    return _link_ensembles(
-        cells, lambda n: {**(ModelRegistry.get(n).quick_config if cfg.quick else {}), **per.get(n, {})}
-    )
+            "each needs at least one entry")
+    return _link_ensembles(cells,
+                           lambda n: {**(ModelRegistry.get(n).quick_config if cfg.quick else {}), **per.get(n, {})})
 
 # %% ../../nbs/24_training.experiment.ipynb #4a4408e1
 def _link_ensembles(cells: list[dict], overrides) -> list[dict]:
@@ -156,11 +114,8 @@ def _link_ensembles(cells: list[dict], overrides) -> list[dict]:
 # %% ../../nbs/24_training.experiment.ipynb #2234ce17
 def _failed(cell: dict, exp_dir: Path, error: str) -> dict:
     "The cell, failed with `error`, beside its notebook's path."
-    return cell | {
-        'status': 'failed',
-        'notebook': str(Path(exp_dir).resolve() / f"{cell['stem']}.ipynb"),
-        'error': error,
-    }
+    return cell | {'status': 'failed', 'notebook': str(Path(exp_dir).resolve() / f"{cell['stem']}.ipynb"),
+                   'error': error}
 
 
 def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbose: bool = False) -> dict:
@@ -170,30 +125,20 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
     # absolute paths only: cells run in threads, and nothing here may depend on the process's working directory
     exp_dir = Path(exp_dir).resolve()
     nb, res = exp_dir / f"{cell['stem']}.ipynb", exp_dir / f".{cell['stem']}.json"
-    params = {
-        'model': cell['model'],
-        'horizon': cell['horizon'],
-        'seed': cell['seed'],
-        'config_overrides': cell['config_overrides'],
-        'evaluation': cfg.evaluation,
-        'train_options': cfg.train | cell.get('train', {}) | ({'verbose': True} if verbose else {}),
-        'data_dir': str(Path(cfg.data).resolve()),
-        'runs_dir': str(exp_dir),
-        'experiment_name': cfg.name,
-        'tracking_uri': uri,
-        'result_path': str(res),
-    }
+    params = {'model': cell['model'], 'horizon': cell['horizon'], 'seed': cell['seed'],
+              'config_overrides': cell['config_overrides'], 'evaluation': cfg.evaluation,
+              'train_options': cfg.train | cell.get('train', {}) | ({'verbose': True} if verbose else {}),
+              'data_dir': str(Path(cfg.data).resolve()), 'runs_dir': str(exp_dir), 'experiment_name': cfg.name,
+              'tracking_uri': uri, 'result_path': str(res)}
     attempt = exp_dir / f".{cell['stem']}.attempt"
     try:  # an attempt that died with its worker left this file: a cluster's rerun is refused, the cell marked failed
         with open(attempt, 'x') as f:
             f.write(json.dumps(process_identity()))
     except FileExistsError:
         return _failed(
-            cell,
-            exp_dir,
+            cell, exp_dir,
             f"its worker died during an earlier attempt ({attempt.read_text()}); not rerun: that attempt's run "
-            "directory is marked failed",
-        )
+            "directory is marked failed")
     try:
         with tempfile.TemporaryDirectory(prefix='er-') as sock:
             # IPC transport: the kernel talks over local sockets in a folder of its own (short: socket paths are
@@ -232,33 +177,23 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
         m = json.loads((Path(r['run_dir']) / 'metrics' / 'metrics.json').read_text())
         for row in ('model', 'majority', 'always_long'):
             runs.append(
-                {
-                    'model': r['model'] if row == 'model' else f'reference:{row}',
-                    'bases': r.get('bases', '') if row == 'model' else '',
-                    'horizon': r['horizon'],
-                    'seed': r['seed'],
-                    'run_dir': r['run_dir'],
-                    **_row(m['val'][row], 'val'),
-                    **_row(m['test'][row], 'test'),
-                }
-            )
+                {'model': r['model'] if row == 'model' else f'reference:{row}',
+                 'bases': r.get('bases', '') if row == 'model' else '', 'horizon': r['horizon'], 'seed': r['seed'],
+                 'run_dir': r['run_dir'], **_row(m['val'][row], 'val'), **_row(m['test'][row], 'test')})
     if not runs:
         return pd.DataFrame()
     df = pd.DataFrame(runs)
     cols = [c for c in df.columns if c.startswith(('val_', 'test_'))]
     g = df.groupby(['model', 'bases', 'horizon'], sort=False)
-    out = (
-        g[cols]
-        .mean()
-        .join(g[cols].std(ddof=1).fillna(0.0).add_suffix('_std'))
-        .join(g.size().rename('n_runs'))
-        .reset_index()
-    )
+    out = (g[cols]
+           .mean()
+           .join(g[cols].std(ddof=1).fillna(0.0).add_suffix('_std'))
+           .join(g.size().rename('n_runs'))
+           .reset_index())
     out['is_reference'] = out['model'].str.startswith('reference:')
     asc = rank_by.split('_', 1)[1] in ('log_loss', 'brier', 'max_drawdown')
     out = out.sort_values(
-        ['is_reference', 'horizon', rank_by], ascending=[True, True, asc], na_position='last'
-    ).reset_index(drop=True)
+        ['is_reference', 'horizon', rank_by], ascending=[True, True, asc], na_position='last').reset_index(drop=True)
     out['rank'] = np.where(out['is_reference'], np.nan, out.groupby(['horizon', 'is_reference']).cumcount() + 1)
     cells = pd.Series([(r['model'], r['horizon']) for r in results]).value_counts()  # cells the grid asked for
     out['n_cells'] = [cells.get((m, h), n) for m, h, n in zip(out['model'], out['horizon'], out['n_runs'])]
@@ -268,11 +203,9 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
 
 def _missing(results: list[dict], model: str, horizon: int) -> str:
     "The cells of (model, horizon) that did not complete, by seed, with their errors' first words."
-    return '; '.join(
-        f"seed {r['seed']}: {r.get('error', r['status'])[:60]}"
-        for r in results
-        if (r['model'], r['horizon']) == (model, horizon) and r['status'] != 'complete'
-    )
+    return '; '.join(f"seed {r['seed']}: {r.get('error', r['status'])[:60]}"
+                     for r in results
+                     if (r['model'], r['horizon']) == (model, horizon) and r['status'] != 'complete')
 
 
 def _deflate(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -283,9 +216,8 @@ def _deflate(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         trials = runs[(runs['horizon'] == h) & ~runs['model'].str.startswith('reference:')]['val_sharpe_per_bar']
         b = out.loc[best]
         if np.isfinite(b['val_sharpe_per_bar']):
-            out.loc[best, 'val_deflated_sharpe'] = deflated_sharpe(
-                b['val_sharpe_per_bar'], int(b['val_n_bars']), b['val_skew'], b['val_kurtosis'], trials
-            )
+            out.loc[best, 'val_deflated_sharpe'] = deflated_sharpe(b['val_sharpe_per_bar'], int(b['val_n_bars']),
+                                                                   b['val_skew'], b['val_kurtosis'], trials)
     return out
 
 # %% ../../nbs/24_training.experiment.ipynb #2139a000
@@ -296,40 +228,23 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     import matplotlib.pyplot as plt
 
     lb.to_parquet(exp_dir / 'leaderboard.parquet', index=False)
-    extra = (
-        'val_accuracy',
-        'val_mean_ic',
-        'val_sharpe',
-        'val_n_bars',
-        'val_psr',
-        'val_deflated_sharpe',
-        'test_accuracy',
-        'test_macro_f1',
-        'test_mean_ic',
-        'test_sharpe',
-        'test_sharpe_ci_low',
-        'test_sharpe_ci_high',
-        'test_n_bars',
-        'test_max_drawdown',
-    )
+    extra = ('val_accuracy', 'val_mean_ic', 'val_sharpe', 'val_n_bars', 'val_psr', 'val_deflated_sharpe',
+             'test_accuracy', 'test_macro_f1', 'test_mean_ic', 'test_sharpe', 'test_sharpe_ci_low',
+             'test_sharpe_ci_high', 'test_n_bars', 'test_max_drawdown')
     show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [
-        c for c in extra if c != rank_by
-    ]
+        c for c in extra if c != rank_by]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
-    md = (
-        f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n"
-        "Validation chose each model's stopping point and ranks the models here, so val figures are optimistic; "
-        "test is for the final report of the model you pick. Sharpe ratios come from a book marked to market per bar "
-        "(n_bars behind each; the test interval is a 95% stationary-bootstrap one); psr is the probability that the "
-        "true Sharpe is above zero, and val_deflated_sharpe discounts the best model for the number tried. "
-        "mean_ic is the mean per-datetime Spearman IC.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n'
-    )
+    md = (f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n"
+          "Validation chose each model's stopping point and ranks the models here, so val figures are optimistic; "
+          "test is for the final report of the model you pick. Sharpe ratios come from a book marked to market per bar "
+          "(n_bars behind each; the test interval is a 95% stationary-bootstrap one); psr is the probability that the "
+          "true Sharpe is above zero, and val_deflated_sharpe discounts the best model for the number tried. "
+          "mean_ic is the mean per-datetime Spearman IC.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n')
     short = lb[lb['n_runs'] < lb['n_cells']]
     if len(short):  # a mean over fewer seeds than asked is not comparable with the others: say so, loudly
         md += '\n**Missing cells**: these rows average fewer runs than the grid asked for:\n\n' + ''.join(
-            f"- {r.model} h{r.horizon}: {r.n_runs} of {r.n_cells} ran ({r.missing})\n" for r in short.itertuples()
-        )
+            f"- {r.model} h{r.horizon}: {r.n_runs} of {r.n_cells} ran ({r.missing})\n" for r in short.itertuples())
     (exp_dir / 'leaderboard.md').write_text(md)
     fig, axes = plt.subplots(1, lb['horizon'].nunique(), figsize=(5 * lb['horizon'].nunique(), 4), squeeze=False)
     for ax, (h, d) in zip(axes[0], lb.groupby('horizon')):
@@ -360,10 +275,8 @@ def _cells_runner(parallel: int, scheduler: str | None):
     try:
         client = Client(scheduler, timeout='20s', set_as_default=False)
     except (OSError, TimeoutError) as e:
-        raise ConfigError(
-            f"cannot reach the Dask scheduler at {scheduler!r} ({type(e).__name__}: {e}); start one "
-            "with `dask scheduler` and workers with `dask worker ADDRESS`"
-        ) from e
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({type(e).__name__}: {e}); start one "
+                          "with `dask scheduler` and workers with `dask worker ADDRESS`") from e
     with client:
         if not client.scheduler_info()['workers']:
             client.wait_for_workers(1, timeout=60)
@@ -387,22 +300,16 @@ def run_experiment(
     with mlflow_tracking(uri), quiet_libraries(not verbose):  # create and migrate the store once, before the cells
         ensure_experiment(cfg.name, uri)
     (exp_dir / 'experiment.json').write_text(
-        json.dumps(
-            {'config': cfg.to_dict(), 'cells': cells, 'tracking_uri': uri, 'scheduler': scheduler},
-            indent=1,
-            default=str,
-        )
-    )
+        json.dumps({'config': cfg.to_dict(), 'cells': cells, 'tracking_uri': uri, 'scheduler': scheduler}, indent=1,
+                   default=str))
     reap(root, say=True)  # runs whose process died (killed) are marked failed before new ones start
     results = []
     with _cells_runner(parallel, scheduler) as ex, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
         for ensembles in (False, True):  # ensembles last: they reuse the base cells' runs
             todo = [c for c in cells if c['model'].startswith('ensemble:') == ensembles]
             if ensembles:
-                todo = [
-                    c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
-                    for c in todo
-                ]
+                todo = [c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
+                        for c in todo]
             futures = {ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose): c for c in todo}
             for f in as_completed(futures):
                 try:
@@ -423,16 +330,14 @@ def run_experiment(
 # %% ../../nbs/24_training.experiment.ipynb #0c42029e
 def main(argv=None):
     "Entry point of `er_experiment`."
-    p = argparse.ArgumentParser(
-        prog='er_experiment', description='Run a models x horizons (x seeds) grid of papermill experiment notebooks.'
-    )
+    p = argparse.ArgumentParser(prog='er_experiment',
+                                description='Run a models x horizons (x seeds) grid of papermill experiment notebooks.')
     p.add_argument('config', help='experiment YAML path, or the name of a shipped one (baseline, quick)')
     p.add_argument('--parallel', type=int, default=1, help='cells run at once')
     p.add_argument(
         '--scheduler',
         help='run the cells on a Dask cluster: the scheduler address (tcp://host:8786); every worker needs the '
-        'runs directory and data at the same paths, and the same MLflow tracking URI',
-    )
+        'runs directory and data at the same paths, and the same MLflow tracking URI')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     p.add_argument('--verbose', action='store_true', help="show the libraries' and kernels' own logs and warnings")
     a = p.parse_args(argv)
@@ -441,10 +346,8 @@ def main(argv=None):
         if len(lb):
             print((exp_dir / 'leaderboard.md').read_text())
         print(f"experiment directory: {exp_dir}  (executed notebooks, run directories, leaderboard.{{md,parquet,png}})")
-        print(
-            f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri(Path(exp_dir).parent)}  "
-            f"(experiment {exp_dir.name.rsplit('_', 1)[0]!r})"
-        )
+        print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri(Path(exp_dir).parent)}  "
+              f"(experiment {exp_dir.name.rsplit('_', 1)[0]!r})")
         if failed:
             print(f"\n{len(failed)} cell(s) failed:", file=sys.stderr)
             for r in failed:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 from ..core import ConfigError, cli_errors, quiet_libraries
 from .runs import read_run
-from .trainer import mlflow_tracking
+from .records import mlflow_tracking
 
 # %% auto #0
 __all__ = ['promote', 'main']
@@ -38,14 +38,8 @@ def promote(
         tags = {'run_dir': str(Path(run_dir).resolve()), 'model': conf['model_name'], 'horizon': str(H)}
         mv = mlflow.register_model(status['model_uri'], name, tags=tags)
         client.set_registered_model_alias(name, alias, mv.version)
-    return {
-        'name': name,
-        'version': int(mv.version),
-        'alias': alias,
-        'previous': before,
-        'uri': f'models:/{name}@{alias}',
-        'tracking_uri': uri,
-    }
+    return {'name': name, 'version': int(mv.version), 'alias': alias, 'previous': before,
+            'uri': f'models:/{name}@{alias}', 'tracking_uri': uri}
 
 # %% ../../nbs/25_training.promote.ipynb #f2400010
 def main(argv=None):

@@ -17,12 +17,8 @@ from ..data.phase1 import SPLITS, load_splits
 from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, load_model
 from .evaluator import flat_report
-from ensemble_research.training.trainer import (
-    Trainer,
-    mlflow_tracking,
-    split_summary,
-    write_status,
-)
+from .records import mlflow_tracking, split_summary, write_status
+from .trainer import Trainer
 
 # %% auto #0
 __all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trainer_config', 'data_differences', 'reproduce',
@@ -64,12 +60,9 @@ def reap(
         st = json.loads((rd / 'status.json').read_text())
         if st.get('status') != 'running' or owner_alive(st) is not False:
             continue
-        write_status(
-            rd,
-            'failed',
-            error=f"its process (pid {st['pid']} on {st['host']}) died before finishing: killed or crashed",
-            reaped=True,
-        )
+        write_status(rd, 'failed',
+                     error=f"its process (pid {st['pid']} on {st['host']}) died before finishing: killed or crashed",
+                     reaped=True)
         if st.get('mlflow_run_id'):
             with mlflow_tracking(st['tracking_uri']), quiet_libraries():
                 mlflow.MlflowClient().set_terminated(st['mlflow_run_id'], 'FAILED')
@@ -88,13 +81,8 @@ def list_runs(runs_dir) -> pd.DataFrame:
     for rd in run_dirs(runs_dir):
         st = json.loads((rd / 'status.json').read_text())
         conf = yaml.safe_load((rd / 'config.yaml').read_text()) or {}
-        row = {
-            'run': str(rd.relative_to(runs_dir)),
-            'status': st.get('status'),
-            'model': conf.get('model_name'),
-            'horizon': (conf.get('train') or {}).get('horizon'),
-            'started': st.get('running_at'),
-        }
+        row = {'run': str(rd.relative_to(runs_dir)), 'status': st.get('status'), 'model': conf.get('model_name'),
+               'horizon': (conf.get('train') or {}).get('horizon'), 'started': st.get('running_at')}
         m = rd / 'metrics' / 'metrics.json'
         if st.get('status') == 'complete' and m.is_file():
             met = json.loads(m.read_text())
@@ -117,10 +105,8 @@ def data_differences(saved: dict, data_dir) -> list[str]:
         a, b = saved[s], now[s]
         if a['sha256'] == b['sha256']:
             continue
-        gone, new = (
-            [c for c in a['columns'] if c not in b['columns']],
-            [c for c in b['columns'] if c not in a['columns']],
-        )
+        gone, new = ([c for c in a['columns'] if c not in b['columns']],
+                     [c for c in b['columns'] if c not in a['columns']])
         what = [f"rows {a['rows']} -> {b['rows']}"] if a['rows'] != b['rows'] else []
         what += [f"columns removed {gone[:5]}"] if gone else []
         what += [f"columns added {new[:5]}"] if new else []
@@ -135,8 +121,7 @@ def _compare(old: Path, new: Path) -> dict:
     for s in ('val', 'test'):
         a, b = (pd.read_parquet(d / 'predictions' / f'{s}_predictions.parquet') for d in (old, new))
         diff[f'{s}_probabilities'] = float(
-            np.abs(a[list(PROB_COLUMNS)].to_numpy() - b[list(PROB_COLUMNS)].to_numpy()).max()
-        )
+            np.abs(a[list(PROB_COLUMNS)].to_numpy() - b[list(PROB_COLUMNS)].to_numpy()).max())
     ma, mb = (json.loads((d / 'metrics' / 'metrics.json').read_text()) for d in (old, new))
     fa, fb = ({k: v for s in ('val', 'test') for k, v in flat_report(m[s]['model']).items()} for m in (ma, mb))
     gaps = [abs(fa[k] - fb[k]) for k in fa if np.isfinite(fa[k]) and np.isfinite(fb.get(k, np.nan))]
@@ -153,14 +138,8 @@ def reproduce(run_dir, runs_dir=None, atol: float = 1e-6) -> dict:
     new = Trainer(trainer_config(conf) | {'runs_dir': str(runs_dir or Path(run_dir).parent)}).run_full_pipeline()
     gaps = _compare(Path(run_dir), new)
     worst = max(gaps.values())
-    return {
-        'run_dir': new,
-        'identical': worst == 0.0,
-        'within_atol': worst <= atol,
-        'atol': atol,
-        'max_abs_diff': gaps,
-        'cpu_count': {'then': conf.get('cpu_count'), 'now': os.cpu_count()},
-    }
+    return {'run_dir': new, 'identical': worst == 0.0, 'within_atol': worst <= atol, 'atol': atol, 'max_abs_diff': gaps,
+            'cpu_count': {'then': conf.get('cpu_count'), 'now': os.cpu_count()}}
 
 # %% ../../nbs/22_training.runs.ipynb #f2200020
 def predict_run(run_dir, data, split: str = 'test', out=None) -> pd.DataFrame:
@@ -171,9 +150,8 @@ def predict_run(run_dir, data, split: str = 'test', out=None) -> pd.DataFrame:
     model = load_model(Path(run_dir) / 'checkpoints' / 'model')
     t = conf['train']
     sp = load_splits(data, horizon=model.horizon, exclude=t['exclude'], nan_policy=t['nan_policy'])
-    ds = TimeSeriesDataset.from_splits(
-        sp, split, model.horizon, model.config.sequence_length, t['context_from_previous']
-    )
+    ds = TimeSeriesDataset.from_splits(sp, split, model.horizon, model.config.sequence_length,
+                                       t['context_from_previous'])
     df = model.predict(ds.X, ds.metadata, feature_columns=sp.features).to_dataframe().assign(label=ds.y)
     if out is not None:
         df.to_parquet(out, index=False)

@@ -14,22 +14,18 @@ from .tuner import TuneConfig, lock, summary, tune
 # %% ../../nbs/31_tuning.cli.ipynb #d0c1e006
 def format_summary(s: dict) -> str:
     "The study's summary as a few lines."
-    lines = [
-        f"study {s['study']}: {s['trials']} trials, {s['complete']} complete, {s['pruned']} pruned, "
-        f"{s['fail']} failed" + (f", {s['running']} running" if s['running'] else '')
-    ]
+    lines = [f"study {s['study']}: {s['trials']} trials, {s['complete']} complete, {s['pruned']} pruned, "
+             f"{s['fail']} failed" + (f", {s['running']} running" if s['running'] else '')]
     if s['best_value'] is None:
         return '\n'.join(lines + ['no complete trial yet'])
     lines.append(f"best: trial {s['best_trial']}, {s['metric']} = {s['best_value']:.6g}")
     lines.append(
         'params: '
-        + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in s['best_params'].items())
-    )
+        + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in s['best_params'].items()))
     if 'deflated_sharpe' in s:
         lines.append(
             f"val Sharpe of the best: {s['best_sharpe']:.3f}; deflated Sharpe ratio given {s['complete']} complete "
-            f"trials: {s['deflated_sharpe']:.3f} (probability that it beats the best of that many by luck)"
-        )
+            f"trials: {s['deflated_sharpe']:.3f} (probability that it beats the best of that many by luck)")
     else:
         lines.append("no deflated Sharpe: the best trial's validation book has no Sharpe (it never trades)")
     return '\n'.join(lines)
@@ -66,8 +62,7 @@ def main(argv=None):
         cfg = TuneConfig.from_dict(
             {'model': a.model, 'horizon': a.horizon, 'model_config': fixed['model_config'], 'train': train}
             | {k: v for k, v in given.items() if v is not None}
-            | {'mlflow': not a.no_mlflow, 'verbose': a.verbose}
-        )
+            | {'mlflow': not a.no_mlflow, 'verbose': a.verbose})
         study = tune(cfg)
         print(format_summary(summary(study)))
         print(f"dashboard: optuna-dashboard {cfg.storage_url}")

@@ -11,12 +11,13 @@ import numpy as np
 import optuna
 import yaml
 from tqdm.auto import tqdm
-from ..core import CONFIG_DIR, ConfigError, ResearchError, Settings, closest, param, quiet_libraries
-from ..core import read_yaml
+from ..core import (CONFIG_DIR, ConfigError, ResearchError, Settings, closest, param, quiet_libraries,
+                                    read_yaml)
 from ..data.phase1 import load_splits
 from ..models import ModelRegistry
 from ..training.evaluator import deflated_sharpe, flat_report
-from ..training.trainer import TrainConfig, Trainer, ensure_experiment, mlflow_tracking, tracking_uri
+from ..training.records import ensure_experiment, mlflow_tracking, tracking_uri
+from ..training.trainer import TrainConfig, Trainer
 
 # %% auto #0
 __all__ = ['SPACES_DIR', 'MINIMIZE', 'search_space', 'suggest', 'TuneConfig', 'open_storage', 'open_study', 'objective',
@@ -50,13 +51,11 @@ def suggest(trial: optuna.Trial, model: str, space: dict | None = None) -> dict:
         if 'choices' in spec:
             out[k] = trial.suggest_categorical(k, spec['choices'])
         elif kinds[k] is int:
-            out[k] = trial.suggest_int(
-                k, spec['low'], spec['high'], step=spec.get('step', 1), log=spec.get('log', False)
-            )
+            out[k] = trial.suggest_int(k, spec['low'], spec['high'], step=spec.get('step', 1),
+                                       log=spec.get('log', False))
         else:
             out[k] = trial.suggest_float(
-                k, spec['low'], spec['high'], step=spec.get('step'), log=spec.get('log', False)
-            )
+                k, spec['low'], spec['high'], step=spec.get('step'), log=spec.get('log', False))
     return out
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e011
@@ -108,12 +107,8 @@ def open_storage(cfg: TuneConfig) -> optuna.storages.RDBStorage:
         Path(url.removeprefix('sqlite:///')).parent.mkdir(parents=True, exist_ok=True)
         kw = {'connect_args': {'timeout': 60}}
     return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=kw,
-        heartbeat_interval=cfg.heartbeat_interval,
-        grace_period=cfg.grace_period,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=cfg.max_retry),
-    )
+        url, engine_kwargs=kw, heartbeat_interval=cfg.heartbeat_interval, grace_period=cfg.grace_period,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=cfg.max_retry))
 
 
 def _pruner(name: str) -> optuna.pruners.BasePruner:
@@ -125,14 +120,9 @@ def _pruner(name: str) -> optuna.pruners.BasePruner:
 def open_study(cfg: TuneConfig, worker: int = 0) -> optuna.Study:
     "Create the study, or join it when it exists (same name and storage); its settings must match."
     with quiet_libraries():
-        study = optuna.create_study(
-            study_name=cfg.study_name,
-            storage=open_storage(cfg),
-            direction=cfg.direction,
-            sampler=optuna.samplers.TPESampler(seed=cfg.seed + worker, n_startup_trials=5),
-            pruner=_pruner(cfg.pruner),
-            load_if_exists=True,
-        )
+        study = optuna.create_study(study_name=cfg.study_name, storage=open_storage(cfg), direction=cfg.direction,
+                                    sampler=optuna.samplers.TPESampler(seed=cfg.seed + worker, n_startup_trials=5),
+                                    pruner=_pruner(cfg.pruner), load_if_exists=True)
     want = {'model': ModelRegistry.resolve(cfg.model), 'horizon': cfg.horizon, 'metric': cfg.metric}
     have = {k: study.user_attrs.get(k) for k in want}
     if all(v is None for v in have.values()):
@@ -140,8 +130,7 @@ def open_study(cfg: TuneConfig, worker: int = 0) -> optuna.Study:
             study.set_user_attr(k, v)
     elif have != want:
         raise ConfigError(
-            f"study {cfg.study_name!r} in {cfg.storage_url} tunes {have}, not {want}: use another --study"
-        )
+            f"study {cfg.study_name!r} in {cfg.storage_url} tunes {have}, not {want}: use another --study")
     return study
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e017
@@ -164,15 +153,8 @@ def objective(cfg: TuneConfig, splits, parent_run: str | None = None):
         space = {k: v for k, v in search_space(cfg.model).items() if k not in cfg.model_config}
         params = suggest(trial, cfg.model, space)
         t = Trainer(
-            {
-                **cfg.train,
-                'model': cfg.model,
-                'horizon': cfg.horizon,
-                'data': cfg.data,
-                'runs_dir': cfg.runs_dir,
-                'model_config': cfg.model_config | params,
-            }
-        )
+            {**cfg.train, 'model': cfg.model, 'horizon': cfg.horizon, 'data': cfg.data, 'runs_dir': cfg.runs_dir,
+             'model_config': cfg.model_config | params})
         t.splits = splits
         t.prepare_data()
         t.build_model()
@@ -237,9 +219,8 @@ def _finished(study) -> int:
 def _train_val(cfg: TuneConfig):
     "The train and val splits a worker's trials share, loaded as the trainer would (never the test file)."
     t = cfg.train
-    return load_splits(
-        cfg.data, cfg.horizon, t.get('exclude', ()), nan_policy=t.get('nan_policy', 'raise'), splits=('train', 'val')
-    )
+    return load_splits(cfg.data, cfg.horizon, t.get('exclude', ()), nan_policy=t.get('nan_policy', 'raise'),
+                       splits=('train', 'val'))
 
 
 @contextlib.contextmanager
@@ -305,13 +286,8 @@ def _run_trials(cfg: TuneConfig, study: optuna.Study, todo: int, parent: str | N
     bar = tqdm(total=cfg.trials, initial=cfg.trials - todo, desc=cfg.study_name, unit='trial', disable=not progress)
     if cfg.workers == 1:
         splits = _train_val(cfg)
-        study.optimize(
-            objective(cfg, splits, parent),
-            n_trials=todo,
-            timeout=cfg.timeout,
-            catch=(),
-            callbacks=[lambda s, t: bar.update(_finished(s) - bar.n)],
-        )
+        study.optimize(objective(cfg, splits, parent), n_trials=todo, timeout=cfg.timeout, catch=(),
+                       callbacks=[lambda s, t: bar.update(_finished(s) - bar.n)])
     else:
         shares = [todo // cfg.workers + (i < todo % cfg.workers) for i in range(cfg.workers)]
         ctx = mp.get_context('spawn')
@@ -325,8 +301,7 @@ def _run_trials(cfg: TuneConfig, study: optuna.Study, todo: int, parent: str | N
         if bad := [p.exitcode for p in procs if p.exitcode]:
             raise ResearchError(
                 f"{len(bad)} of {len(procs)} workers failed (exit codes {bad}; their errors are above); "
-                "the study keeps what finished: run the same command again to resume it"
-            )
+                "the study keeps what finished: run the same command again to resume it")
     bar.close()
 
 
@@ -373,12 +348,10 @@ def lock(study: optuna.Study, cfg: TuneConfig, path=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {'model': cfg.model, 'horizon': cfg.horizon, 'data': cfg.data, **cfg.train}
     body['model_config'] = cfg.model_config | s['best_params']
-    head = (
-        f"# Locked by er_tune on {_dt.date.today()}: study {study.study_name!r} ({cfg.storage_url}),\n"
-        f"# trial {s['best_trial']} of {s['trials']}, {s['metric']} = {s['best_value']:.6g}"
-        + (f", deflated Sharpe {s['deflated_sharpe']:.3f}" if 'deflated_sharpe' in s else '')
-        + "\n# Final test evaluation: er_train --config THIS_FILE\n"
-    )
+    head = (f"# Locked by er_tune on {_dt.date.today()}: study {study.study_name!r} ({cfg.storage_url}),\n"
+            f"# trial {s['best_trial']} of {s['trials']}, {s['metric']} = {s['best_value']:.6g}"
+            + (f", deflated Sharpe {s['deflated_sharpe']:.3f}" if 'deflated_sharpe' in s else '')
+            + "\n# Final test evaluation: er_train --config THIS_FILE\n")
     tmp = path.with_suffix('.tmp')
     tmp.write_text(head + yaml.safe_dump(body, sort_keys=False))
     tmp.replace(path)
