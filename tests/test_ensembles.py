@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from hypothesis import given, settings, strategies as st, HealthCheck
+import ensemble_research.data.cv as cv_module
 from ensemble_research.data.cv import PurgedWalkForward, label_end_times
 from ensemble_research.models import ModelRegistry, load_model
 from ensemble_research.models.boosting import LightGBMModel
@@ -27,6 +28,20 @@ def panels(draw):
     return bars, keep
 
 
+def _leaks(cv, md, true_end, H) -> int:
+    "Training rows whose label window meets a predicted block, its labels' windows, or the embargo after them."
+    dt, times, far = md['datetime'].to_numpy(), np.unique(md['datetime']), np.datetime64('2262-01-01')
+    n = 0
+    for (tr, te), (first, last, _) in zip(cv.split(md, H), cv.blocks(dt)):
+        t, e = dt[tr], np.where(pd.isna(true_end[tr]), far, true_end[tr])  # unknown end: open-ended
+        block_end = far if pd.isna(true_end[te]).any() else true_end[te].max()  # when the block's last label ends
+        gap = np.searchsorted(times, t) - np.searchsorted(times, block_end, 'right')  # bars between it and the row
+        before, after = t < first, t > last
+        n += int((~before & ~after).sum() + (before & (e >= first)).sum())  # in the block, or its label reaches it
+        n += int((after & (cv.walk_forward | (t <= block_end) | (gap < cv.embargo))).sum())  # purge and embargo
+    return n
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(panels(), st.integers(1, 25), st.integers(1, 5), st.floats(0, 0.8), st.integers(0, 10), st.booleans())
 def test_no_training_label_window_reaches_a_predicted_block_or_its_embargo(panel, H, k, init, emb, wf):
@@ -42,14 +57,21 @@ def test_no_training_label_window_reaches_a_predicted_block_or_its_embargo(panel
     except Exception as e:  # too few datetimes or an empty fold: refused with a reason, never a silent fold
         assert 'too few' in str(e) or 'no training rows' in str(e)
         return
-    for (tr, te), (first, last, emb_end) in zip(folds, cv.blocks(md['datetime'])):
+    for (tr, te), (first, last, _) in zip(folds, cv.blocks(md['datetime'])):
         assert len(te) and (dt[te] >= first).all() and (dt[te] <= last).all()
-        assert not pd.isna(end[tr]).any() or not wf  # walk-forward trains only on labels known to end before
-        e = np.where(pd.isna(end[tr]), np.datetime64('2262-01-01'), end[tr])
-        overlap = (dt[tr] <= emb_end) & (e >= first)  # the label window [t, end] meets [block start, embargo end]
-        assert not overlap.any()
-        if wf:
-            assert (e < first).all()
+    assert _leaks(cv, md, end, H) == 0
+
+
+@pytest.mark.parametrize('wf', [True, False])
+def test_the_leak_check_fails_when_purging_is_disabled(wf, monkeypatch):
+    bars = pd.concat([pd.DataFrame({'datetime': pd.bdate_range('2021-01-01', periods=120), 'symbol': s})
+                      for s in 'ABC'], ignore_index=True)
+    true_end = bars.groupby('symbol')['datetime'].shift(-5).to_numpy()
+    cv = PurgedWalkForward(n_folds=3, embargo=2, walk_forward=wf)
+    assert _leaks(cv, bars, true_end, 5) == 0
+    monkeypatch.setattr(cv_module, 'label_end_times', lambda md, h: md['datetime'].to_numpy())  # labels end at once
+    leaks = _leaks(cv, bars, true_end, 5)
+    assert leaks >= 3 * 5 * (1 if wf else 2), leaks  # 5 bars a symbol before each block (and 7 after in k-fold)
 
 
 @pytest.fixture

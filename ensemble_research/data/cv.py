@@ -51,15 +51,20 @@ class PurgedWalkForward(Settings):
         last = len(times) - 1
         return [(times[c[0]], times[c[-1]], times[min(c[-1] + self.embargo, last)]) for c in cuts]
 
+    def resume_after(self, block_label_ends, times) -> np.datetime64:
+        "Purged k-fold: training after a block starts past this datetime (its last label end, then `embargo` bars)."
+        if pd.isna(block_label_ends).any(): return times[-1]  # a label of unknown end: nothing after the block trains
+        i = np.searchsorted(times, np.max(block_label_ends))  # the last label end's place on the time axis
+        return times[min(i + self.embargo, len(times) - 1)]
+
     def split(self, metadata: pd.DataFrame, horizon: int):
         "Yield (train indices, predicted indices) per fold; a fold with no training rows left is an error."
         dt = pd.to_datetime(metadata['datetime']).to_numpy()
-        end = label_end_times(metadata, horizon)
-        unknown = pd.isna(end)
-        for k, (first, last, emb) in enumerate(self.blocks(dt)):
-            before = ~unknown & (end < first)  # the whole label window ends before the block starts
-            after = (dt > emb) & ~self.walk_forward  # purged k-fold: rows past the embargo
+        end, times = label_end_times(metadata, horizon), np.unique(dt)
+        for k, (first, last, _) in enumerate(self.blocks(dt)):
             test = np.flatnonzero((dt >= first) & (dt <= last))
+            before = ~pd.isna(end) & (end < first)  # the whole label window ends before the block starts
+            after = ~self.walk_forward & (dt > self.resume_after(end[test], times))  # purged k-fold: past the purge
             train = np.flatnonzero(before | after)
             if len(train) == 0:
                 raise DataError(
