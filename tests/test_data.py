@@ -1,7 +1,8 @@
 "Cross-cutting data tests: causal features (property test) and the `er_data sample` -> `er_data check` round trip."
 
 import json, subprocess, sys
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, pytest
+from ensemble_research.core import DataError
 from hypothesis import given, settings, strategies as st, HealthCheck
 from ensemble_research.data.sample import make_features
 
@@ -114,3 +115,20 @@ def test_build_from_your_bars_then_check(tmp_path):
     assert not (tmp_path / 'never').exists() and sorted(p.name for p in tmp_path.iterdir()) == ['mine.parquet',
                                                                                                 'splits',
                                                                                                 'unsorted.parquet']
+
+
+def _five_minute_panel(tmp_path, gap):
+    "3 symbols x 500 continuous 5-minute bars (about 42 hours), `gap` bars purged between consecutive splits."
+    from ensemble_research.data.synthetic import chronological_split, planted_panel, write_splits
+    p = planted_panel(n_symbols=3, n_bars=500, horizons=(5, 20), seed=0)
+    p['datetime'] = pd.date_range('2021-01-04', periods=500, freq='5min')[p.groupby('symbol').cumcount()]
+    return write_splits(chronological_split(p, gap=gap), tmp_path / f'gap{gap}')
+
+
+def test_a_short_intraday_history_is_counted_in_its_own_bar_spacing(tmp_path):
+    from ensemble_research.data.phase1 import load_splits
+    sp = load_splits(_five_minute_panel(tmp_path, 22))  # less than a week: no session template to learn
+    assert sp.summary['gaps_bars'] == {'train->val': 22, 'val->test': 22}, sp.summary['gaps_bars']
+    assert sp.summary['gaps_counted_in'].startswith("the data's own bar spacing (0 days 00:05:00)")
+    with pytest.raises(DataError, match=r"3 bar\(s\) between .* \(counted in the data's own bar spacing"):
+        load_splits(_five_minute_panel(tmp_path, 3))

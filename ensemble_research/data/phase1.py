@@ -15,7 +15,7 @@ from ..core import DataError, closest
 # %% auto #0
 __all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'OUTCOME_WORDS', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of',
            'is_reserved', 'looks_like_outcome', 'session_template', 'market_calendar', 'bars_between', 'bar_frequency',
-           'starts_after', 'Splits', 'load_splits']
+           'gap_counter', 'starts_after', 'Splits', 'load_splits']
 
 # %% ../../nbs/01_data.phase1.ipynb #bbfbc061
 SPLITS = ('train', 'val', 'test')
@@ -156,6 +156,20 @@ def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
     iv = d.median() if len(d) else pd.Timedelta(days=1)
     return iv, bool(iv == pd.Timedelta(days=1) and (dt.dt.day_of_week < 5).all())
 
+
+def gap_counter(dt, calendar=None, calendar_name: str | None = None) -> tuple:
+    "How to count the bars between two bar times, and in what: the sessions when the data shows each one twice."
+    t = pd.Series(pd.DatetimeIndex(pd.unique(pd.Series(dt)))).sort_values(ignore_index=True)
+    days = pd.Series(t.dt.normalize().unique())
+    if len(days) and days.groupby(days.dt.day_of_week.to_numpy()).size().min() >= 2:  # every weekday seen twice
+        template = session_template(t)
+        what = calendar_name or 'the weekly session template learned from the data'
+        return (lambda a, b: bars_between(a, b, template, calendar)), what
+    iv = bar_frequency(t)[0]  # too short to tell a closed market from a purged stretch: count in bar intervals
+    what = (f"the data's own bar spacing ({iv}): {len(days)} day(s) of bars show no weekday twice, too few to "
+            "learn its sessions")
+    return (lambda a, b: max(0, round((b - a) / iv) - 1)), what
+
 # %% ../../nbs/01_data.phase1.ipynb #043de5ca
 def starts_after(earlier: pd.DataFrame, later: pd.DataFrame) -> tuple[pd.Series, pd.Series, list]:
     "Per symbol in both: `earlier`'s last datetime, `later`'s first, and the symbols where later does not start after."
@@ -177,9 +191,10 @@ def _check_label_ends(frames: dict, a: str, b: str, first: pd.Series):
                             f"{ends[s]}, {b} starts {first[s]}; purge those rows in Phase 1")
 
 
-def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) -> dict:
+def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None, calendar_name=None) -> tuple:
     "Per-symbol order and purge gap between consecutive splits, in bars of the market's calendar; smallest gaps."
-    template = session_template(pd.concat([f['datetime'] for f in frames.values()], ignore_index=True))
+    count, counted_in = gap_counter(pd.concat([f['datetime'] for f in frames.values()], ignore_index=True), calendar,
+                                    calendar_name)
     gaps, counted = {}, {}
     names = [s for s in SPLITS if s in frames]
     for a, b in zip(names, names[1:]):
@@ -199,7 +214,7 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
             counted.setdefault((last[s], first[s]), None)
         for k in counted:
             if counted[k] is None:
-                counted[k] = bars_between(*k, template, calendar)
+                counted[k] = count(*k)
         g = {s: counted[(last[s], first[s])] for s in both}
         short = {s: n for s, n in g.items() if n < max_h}
         if short and gap_policy == 'raise':
@@ -207,10 +222,10 @@ def _check_boundaries(frames: dict, max_h: int, gap_policy: str, calendar=None) 
             raise DataError(
                 f"the gap between {a} and {b} is shorter than the largest horizon ({max_h} bars) "
                 f"for {len(short)} symbol(s), "
-                f"first {s!r}: {short[s]} bar(s) between {last[s]} and {first[s]}; the last {a} labels look into {b}. "
-                "Purge in Phase 1, or pass gap_policy='ignore' to accept it")
+                f"first {s!r}: {short[s]} bar(s) between {last[s]} and {first[s]} (counted in {counted_in}); "
+                f"the last {a} labels look into {b}. Purge in Phase 1, or pass gap_policy='ignore' to accept it")
         gaps[f'{a}->{b}'] = min(g.values()) if g else None
-    return gaps
+    return gaps, counted_in
 
 # %% ../../nbs/01_data.phase1.ipynb #d97b5bea
 @dataclass
@@ -323,8 +338,7 @@ def load_splits(
     if len(set(tz.values())) > 1:
         raise DataError(f"splits use different time zones for 'datetime': {tz}; convert them to one in Phase 1")
     horizons = hs['train']
-    gaps = _check_boundaries(frames, max(horizons), gap_policy, cal)
-    counted_in = calendar or 'the weekly session template learned from the data'
+    gaps, counted_in = _check_boundaries(frames, max(horizons), gap_policy, cal, calendar)
     summary = _summary(frames, ref, horizons) | {'gaps_bars': gaps, 'gaps_counted_in': counted_in} | notes
     out = Splits(frames['train'], frames['val'], frames.get('test'), ref, horizons, summary, path)
     if horizon is not None:
