@@ -13,7 +13,7 @@ import empyrical as ep
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy import stats
 from ..core import ConfigError
-from ..data.phase1 import bar_frequency
+from ..data.phase1 import bar_frequency, session_template
 from ..core import Settings, param
 from ..models.base import CLASSES, PROB_COLUMNS, decode_labels
 
@@ -69,17 +69,25 @@ def classification_metrics(y, P, pred=None, bins: int = 15) -> dict:
 
 # %% ../../nbs/20_training.evaluator.ipynb #c071bf48
 def bars_per_year(dt) -> tuple[float, str]:
-    "Bars per year inferred from datetimes, and the frequency in words."
-    t = pd.Series(pd.unique(pd.Series(dt))).sort_values()
-    if len(t) < 2:
-        return 252.0, 'unknown (fewer than two bars; daily assumed)'
+    "Bars per year from the data's own weekly sessions (24x7, 24x5, exchange hours), and the frequency in words."
+    t = pd.Series(pd.unique(pd.Series(dt))).sort_values(ignore_index=True)
+    if len(t) < 2: return 252.0, 'unknown (fewer than two bars; daily assumed)'
     iv, business_daily = bar_frequency(t)
-    if business_daily:
-        return 252.0, 'daily (business days)'
-    if iv < pd.Timedelta(hours=20):
+    step = pd.tseries.frequencies.to_offset(iv).freqstr  # '30min', 'h', 'D'
+    if business_daily: return 252.0, 'daily (business days: 252 sessions a year)'
+    if iv >= pd.Timedelta(hours=20): return float(pd.Timedelta(days=365.25) / iv), f'every {step}'
+    days = pd.Series(t.dt.normalize().unique())
+    if days.groupby(days.dt.day_of_week.to_numpy()).size().min() < 2:  # under two weeks: no template to learn
+        if t.diff().max() <= 2 * iv and (t.dt.day_of_week >= 5).any():  # unbroken through a weekend: 24x7
+            return float(pd.Timedelta(days=365.25) / iv), f'continuous {step} bars'
         per_day = t.dt.normalize().value_counts().median()
-        return float(252 * per_day), f'intraday, {iv} bars, about {per_day:.0f} per day'
-    return float(pd.Timedelta(days=365.25) / iv), f'every {iv}'
+        return float(252 * per_day), f'intraday, {step} bars, about {per_day:.0f} per day on 252 sessions'
+    slots = {d: len(s) for d, s in session_template(t).items()}  # bars on each weekday
+    week = sum(slots.values())
+    if len(slots) == 7 or max(slots.values()) * iv >= pd.Timedelta(hours=20):  # around the clock: no holidays
+        return float(week * 365.25 / 7), f'{step} bars around the clock, {week} a week ({len(slots)} days)'
+    per_session = week / len(slots)
+    return float(252 * per_session), f'{step} bars in exchange sessions, {per_session:.0f} a session, 252 sessions'
 
 # %% ../../nbs/20_training.evaluator.ipynb #68642151
 def positions(P, cfg: EvalConfig) -> np.ndarray:
@@ -93,15 +101,18 @@ def positions(P, cfg: EvalConfig) -> np.ndarray:
 
 # %% ../../nbs/20_training.evaluator.ipynb #6b0e0005
 def _mtm_frame(pos, datetimes, symbols, bars: pd.DataFrame, horizon: int, cost: float = 0.0) -> pd.DataFrame:
-    "Per (symbol, bar): exposure (positions opened in the last H bars, over H) and net return after turnover costs."
+    "Per (symbol, bar): exposure (positions opened in the last H bars, over H), net return after turnover costs."
     entries = pd.DataFrame({'datetime': datetimes, 'symbol': symbols, 'pos': np.asarray(pos, float)})
     b = bars[['datetime', 'symbol', 'ret']].merge(entries, on=['datetime', 'symbol'], how='left')
     b = b.sort_values(['symbol', 'datetime'], kind='stable').fillna({'pos': 0.0}).reset_index(drop=True)
     held = b.groupby('symbol', sort=False)['pos'].rolling(horizon, min_periods=1).sum()
     b['exposure'] = held.reset_index(level=0, drop=True) / horizon
     b['turnover'] = b.groupby('symbol', sort=False)['exposure'].diff().abs().fillna(b['exposure'].abs())
-    b['net'] = b['exposure'] * b['ret'] - cost * b['turnover']
-    return b.dropna(subset=['ret'])
+    b = b.dropna(subset=['ret'])
+    last = ~b['symbol'].duplicated(keep='last')  # the split ends: the book closes what is still open, and pays for it
+    b['closed'] = np.where(last, b['exposure'].abs(), 0.0)
+    b['net'] = b['exposure'] * b['ret'] - cost * (b['turnover'] + b['closed'])
+    return b
 
 
 def _cohort_frame(pos, fwd_ret, datetimes, symbols, horizon: int, cost: float = 0.0) -> pd.DataFrame:
@@ -216,6 +227,7 @@ def trading_metrics(P, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfi
     out = {'method': method, 'bars_per_year': ppy, 'frequency': freq, 'cost_bps': cfg.cost_bps}
     trades = pd.DataFrame({'symbol': sym, 'ret': pos * fwd - 2 * cost})[pos != 0]
     out |= _trade_block(trades['ret']) | book_stats(_pooled(frame), ppy)
+    out['closed_at_end'] = float(frame['closed'].sum()) if 'closed' in frame else 0.0  # cohorts pay both sides
     by_trades = dict(list(trades.groupby('symbol')['ret']))
     out['per_symbol'] = {  # each symbol's own book (all its capital in it) and its trades, in one pass each
         s: _trade_block(by_trades.get(s, [])) | {'sharpe': _sharpe(g.to_numpy(), ppy), 'n_bars': len(g)}
