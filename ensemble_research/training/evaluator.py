@@ -185,6 +185,7 @@ def book_stats(r: pd.Series, periods_per_year: float, reps: int = 1000, seed: in
         bs = StationaryBootstrap(block, x, seed=np.random.default_rng(seed))
         ci = bs.conf_int(lambda a: np.array([_sharpe(a, ppy)]), reps=reps, method='percentile').ravel()
         out |= {'sharpe_ci_low': float(ci[0]), 'sharpe_ci_high': float(ci[1]), 'bootstrap_block': block}
+    out['reliable'] = float(n >= MIN_BARS)  # a number, so that it reaches metrics.json, MLflow and the leaderboard
     if n < MIN_BARS:
         out['note'] = f"only {n} bars of trading: the annualised figures and their intervals are not reliable"
     return out

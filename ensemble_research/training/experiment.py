@@ -14,7 +14,7 @@ from traitlets.config import Config
 from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, read_yaml, shipped_config
 from ..data.phase1 import load_splits
 from ..models.registry import ModelRegistry, resolve_model_config
-from .evaluator import deflated_sharpe, flat_report
+from .evaluator import MIN_BARS, deflated_sharpe, flat_report
 from .records import (ensure_experiment, mlflow_tracking, new_run_dir, process_identity,
                                                 tracking_uri)
 from .runs import reap
@@ -25,7 +25,8 @@ __all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderb
 # %% ../../nbs/24_training.experiment.ipynb #aad7d4f7
 TEMPLATE = Path(str(importlib.resources.files('ensemble_research'))) / 'templates' / 'experiment.ipynb'
 _METRICS = ('accuracy', 'balanced_accuracy', 'macro_f1', 'log_loss', 'brier', 'sharpe', 'win_rate', 'profit_factor',
-            'max_drawdown', 'n_trades', 'n_bars', 'sharpe_ci_low', 'sharpe_ci_high', 'psr', 'sharpe_per_bar', 'skew',
+            'max_drawdown', 'n_trades', 'n_bars', 'reliable', 'sharpe_ci_low', 'sharpe_ci_high', 'psr',
+            'sharpe_per_bar', 'skew',
             'kurtosis', 'mean_ic', 'icir')
 
 
@@ -198,7 +199,20 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
     cells = pd.Series([(r['model'], r['horizon']) for r in results]).value_counts()  # cells the grid asked for
     out['n_cells'] = [cells.get((m, h), n) for m, h, n in zip(out['model'], out['horizon'], out['n_runs'])]
     out['missing'] = [_missing(results, m, h) for m, h in zip(out['model'], out['horizon'])]
-    return _deflate(out, df)
+    return _deflate(_median_seed_intervals(out, df), df)
+
+
+def _median_seed_intervals(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    "Averaged interval endpoints are no interval: each row takes the interval of its median-Sharpe seed, named."
+    for s in ('val', 'test'):
+        pick = {}
+        for key, d in runs.groupby(['model', 'bases', 'horizon'], sort=False):
+            d = d.sort_values(f'{s}_sharpe', na_position='first')
+            pick[key] = d.iloc[(len(d) - 1) // 2]  # the lower median: a seed that ran, not a mean of seeds
+        rows = [pick[k] for k in zip(out['model'], out['bases'], out['horizon'])]
+        for c in ('sharpe_ci_low', 'sharpe_ci_high'): out[f'{s}_{c}'] = [r[f'{s}_{c}'] for r in rows]
+        out[f'{s}_sharpe_ci_seed'] = [r['seed'] for r in rows]
+    return out
 
 
 def _missing(results: list[dict], model: str, horizon: int) -> str:
@@ -235,12 +249,18 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
         c for c in extra if c != rank_by]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
+    for s in ('val', 'test'):  # under MIN_BARS bars an annualised Sharpe is no figure: nan beside its interval
+        t.loc[lb[f'{s}_reliable'] < 1, f'{s}_sharpe'] = np.nan
     md = (f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n"
           "Validation chose each model's stopping point and ranks the models here, so val figures are optimistic; "
           "test is for the final report of the model you pick. Sharpe ratios come from a book marked to market per bar "
           "(n_bars behind each; the test interval is a 95% stationary-bootstrap one); psr is the probability that the "
           "true Sharpe is above zero, and val_deflated_sharpe discounts the best model for the number tried. "
-          "mean_ic is the mean per-datetime Spearman IC.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n')
+          "mean_ic is the mean per-datetime Spearman IC. "
+          f"Where fewer than {MIN_BARS} bars stand behind a book (n_bars; reliable = 0 in leaderboard.parquet, which "
+          "keeps every figure) its annualised Sharpe shows as nan beside its interval: too few bars to state it. "
+          "Each interval is that of the row's median-Sharpe seed (named in _sharpe_ci_seed of the parquet), "
+          "never an average of endpoints.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n')
     short = lb[lb['n_runs'] < lb['n_cells']]
     if len(short):  # a mean over fewer seeds than asked is not comparable with the others: say so, loudly
         md += '\n**Missing cells**: these rows average fewer runs than the grid asked for:\n\n' + ''.join(
