@@ -34,7 +34,8 @@ def test_models_train_on_tz_aware_hourly_bars(hourly, tmp_path, model, cfg):
     rd = t.run_full_pipeline()
     assert json.loads((rd / 'status.json').read_text())['status'] == 'complete'
     tr = t.metrics['test']['model']['trading']
-    assert tr['method'] == 'marked to market per bar' and tr['frequency'].startswith('intraday')
+    assert tr['method'] == 'marked to market per bar' and tr['frequency'] == 'continuous h bars'
+    assert tr['bars_per_year'] == 24 * 365.25  # unbroken through the weekend: around the clock, not 252 days
     saved = pd.read_parquet(rd / 'predictions' / 'test_predictions.parquet')
     assert str(saved['datetime'].dt.tz) == 'UTC'
     assert (rd / 'plots' / 'equity_curve.png').is_file() and (rd / 'plots' / 'drawdown.png').is_file()
