@@ -108,3 +108,16 @@ def test_a_run_leaves_mlflow_pointed_where_it_was(data, tmp_path):
             assert mlflow.get_run(t.mlflow_run_id).info.status == 'FINISHED'
     assert os.environ.get('MLFLOW_TRACKING_URI') == before
     assert (tmp_path / 'a' / 'mlflow.db').is_file() and (tmp_path / 'b' / 'mlflow.db').is_file()
+
+
+def test_reference_rows_are_the_same_for_every_window_length(data, tmp_path):
+    "Like with like: a model of 1-bar rows and one of 5-bar windows carry the same reference prior and majority row."
+    reps = {}
+    for name, cfg in (('lightgbm', {'n_estimators': 5, 'n_jobs': 1}),
+                      ('gru', {'max_epochs': 1, 'sequence_length': 5, 'hidden_size': 8, 'device': 'cpu'})):
+        t = Trainer({'model': name, 'horizon': 5, 'data': str(data), 'runs_dir': str(tmp_path), 'model_config': cfg})
+        t.prepare_data(); t.build_model(); t.train()
+        reps[name] = t.evaluate()
+    a, b = reps['lightgbm'], reps['gru']
+    assert a['n_samples']['train'] != b['n_samples']['train'], (a['n_samples'], b['n_samples'])  # other windows
+    assert a['train_class_prior'] == b['train_class_prior'], (a['train_class_prior'], b['train_class_prior'])

@@ -122,7 +122,9 @@ SELECTION_NOTE = ('validation drove early stopping (and CatBoost use_best_model)
 @patch
 def evaluate(self: Trainer) -> dict:
     "Predict val and test (when loaded) once and compute the metrics with the reference rows; nothing is written."
-    prior, out = class_prior(self.data['train'].y), {}
+    # like with like: the reference rows' prior is that of every labelled train row, the same for every model,
+    # not of this model's windows (a longer window scores fewer rows, and the majority class could flip)
+    prior, out = class_prior(self.splits.train[f'label_h{self.config.horizon}'].dropna()), {}
     for s in [s for s in ('val', 'test') if s in self.data]:
         ds = self.data[s]
         df = self.model.predict(ds.X, ds.metadata).to_dataframe().assign(label=ds.y)
