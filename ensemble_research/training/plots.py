@@ -11,7 +11,7 @@ from ..core import atomic_path
 from .evaluator import calibration_bins
 
 # %% auto #0
-__all__ = ['plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance', 'plot_learning_curves']
+__all__ = ['plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance', 'plot_loss_curves']
 
 # %% ../../nbs/20b_training.plots.ipynb #46dc7ac8
 def _save(fig, path):
@@ -73,7 +73,7 @@ def plot_importance(imp: pd.DataFrame, path, top: int = 20):
     _save(fig, path)
 
 
-def plot_learning_curves(history: dict, path):
+def plot_loss_curves(history: dict, path):
     "Train and validation loss per iteration or epoch."
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()

@@ -21,7 +21,7 @@ from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import EvalConfig, class_prior, evaluate_frame, frame_books, split_bars
 from .plots import (plot_confusion, plot_drawdown, plot_equity, plot_importance,
-                                              plot_learning_curves, plot_reliability)
+                                              plot_loss_curves, plot_reliability)
 from .records import (disk_nearly_full, ensure_experiment, flatten_dict, log_pyfunc,
                                                 mlflow_scalars, mlflow_tracking, new_run_dir, process_identity,
                                                 split_summary, tracking_uri, write_parquet, write_status)
@@ -176,7 +176,7 @@ def plot(self: Trainer):
     plot_reliability(df['label'].to_numpy(), df[list(PROB_COLUMNS)].to_numpy(), d / 'reliability.png')
     if hasattr(self.model, 'feature_importance'):
         plot_importance(self.model.feature_importance(), d / 'feature_importance.png')
-    elif self.history.get('train_loss'): plot_learning_curves(self.history, d / 'learning_curves.png')
+    elif self.history.get('train_loss'): plot_loss_curves(self.history, d / 'learning_curves.png')
 
 # %% ../../nbs/21_training.trainer.ipynb #3a963ed2
 @patch
