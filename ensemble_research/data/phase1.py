@@ -15,7 +15,7 @@ from ..core import DataError, closest
 # %% auto #0
 __all__ = ['SPLITS', 'RESERVED', 'RESERVED_PREFIXES', 'OUTCOME_WORDS', 'DEFAULT_DATA_DIR', 'split_file', 'horizons_of',
            'is_reserved', 'looks_like_outcome', 'session_template', 'market_calendar', 'bars_between', 'bar_frequency',
-           'gap_counter', 'starts_after', 'Splits', 'load_splits']
+           'sessions_learnable', 'gap_counter', 'starts_after', 'Splits', 'load_splits']
 
 # %% ../../nbs/01_data.phase1.ipynb #bbfbc061
 SPLITS = ('train', 'val', 'test')
@@ -157,11 +157,17 @@ def bar_frequency(dt: pd.Series) -> tuple[pd.Timedelta, bool]:
     return iv, bool(iv == pd.Timedelta(days=1) and (dt.dt.day_of_week < 5).all())
 
 
+def sessions_learnable(t: pd.Series) -> bool:
+    "Whether bar times show every weekday they trade on at least twice: enough to learn a weekly session template."
+    days = pd.Series(t.dt.normalize().unique())
+    return bool(len(days)) and int(days.groupby(days.dt.day_of_week.to_numpy()).size().min()) >= 2
+
+
 def gap_counter(dt, calendar=None, calendar_name: str | None = None) -> tuple:
     "How to count the bars between two bar times, and in what: the sessions when the data shows each one twice."
     t = pd.Series(pd.DatetimeIndex(pd.unique(pd.Series(dt)))).sort_values(ignore_index=True)
-    days = pd.Series(t.dt.normalize().unique())
-    if len(days) and days.groupby(days.dt.day_of_week.to_numpy()).size().min() >= 2:  # every weekday seen twice
+    days = t.dt.normalize().unique()
+    if sessions_learnable(t):
         template = session_template(t)
         what = calendar_name or 'the weekly session template learned from the data'
         return (lambda a, b: bars_between(a, b, template, calendar)), what

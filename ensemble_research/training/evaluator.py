@@ -13,7 +13,7 @@ import empyrical as ep
 from arch.bootstrap import StationaryBootstrap, optimal_block_length
 from scipy import stats
 from ..core import ConfigError
-from ..data.phase1 import bar_frequency, session_template
+from ..data.phase1 import bar_frequency, session_template, sessions_learnable
 from ..core import Settings, param
 from ..models.base import CLASSES, PROB_COLUMNS, decode_labels
 
@@ -76,8 +76,7 @@ def bars_per_year(dt) -> tuple[float, str]:
     step = pd.tseries.frequencies.to_offset(iv).freqstr  # '30min', 'h', 'D'
     if business_daily: return 252.0, 'daily (business days: 252 sessions a year)'
     if iv >= pd.Timedelta(hours=20): return float(pd.Timedelta(days=365.25) / iv), f'every {step}'
-    days = pd.Series(t.dt.normalize().unique())
-    if days.groupby(days.dt.day_of_week.to_numpy()).size().min() < 2:  # under two weeks: no template to learn
+    if not sessions_learnable(t):  # under two weeks: no template to learn
         if t.diff().max() <= 2 * iv and (t.dt.day_of_week >= 5).any():  # unbroken through a weekend: 24x7
             return float(pd.Timedelta(days=365.25) / iv), f'continuous {step} bars'
         per_day = t.dt.normalize().value_counts().median()

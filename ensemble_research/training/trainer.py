@@ -60,7 +60,7 @@ class Trainer:
         self.model_config = resolve_model_config(self.model_name, c.model_config, c.seed)
         self.eval_config = EvalConfig.from_dict(c.evaluation)
         self.splits = self.data = self.model = self.run_dir = self.mlflow_run_id = self.fit_seconds = None
-        self.history, self.metrics, self.predictions = {}, {}, {}
+        self.history, self.metrics, self.predictions, self.bars = {}, {}, {}, {}
 
 # %% ../../nbs/21_training.trainer.ipynb #55f7dedb
 @patch
@@ -129,8 +129,8 @@ def evaluate(self: Trainer) -> dict:
         ds = self.data[s]
         df = self.model.predict(ds.X, ds.metadata).to_dataframe().assign(label=ds.y)
         if ds.fwd_returns is not None: df['fwd_ret'] = ds.fwd_returns
-        self.predictions[s] = df
-        out[s] = evaluate_frame(df, prior, self.config.horizon, self.eval_config, split_bars(self.splits[s]))
+        self.predictions[s], self.bars[s] = df, split_bars(self.splits[s])  # the book's bars, kept for saving and plots
+        out[s] = evaluate_frame(df, prior, self.config.horizon, self.eval_config, self.bars[s])
     self.metrics = out | {
         'train_class_prior': prior.tolist(), 'n_samples': {s: len(d) for s, d in self.data.items()},
         # like with like: every model at a horizon should score the same rows; these say where one does not
@@ -146,7 +146,7 @@ def save_predictions(self: Trainer):
     d = self.run_dir / 'predictions'
     for s, df in self.predictions.items():
         write_parquet(df, d / f'{s}_predictions.parquet')
-        if (bars := split_bars(self.splits[s])) is not None: write_parquet(bars, d / f'{s}_bars.parquet')
+        if self.bars[s] is not None: write_parquet(self.bars[s], d / f'{s}_bars.parquet')
         if len(self.data[s].unscored): write_parquet(self.data[s].unscored, d / f'{s}_unscored.parquet')
 
 
@@ -168,7 +168,7 @@ def plot(self: Trainer):
     df = self.predictions['test']
     plot_confusion(self.metrics['test']['model']['classification']['confusion_matrix'], f'{name} h{H}: test confusion',
                    d / 'confusion_matrix.png')
-    books, method = frame_books(df, H, cfg, split_bars(self.splits['test']))
+    books, method = frame_books(df, H, cfg, self.bars['test'])
     if books is not None:
         title = f'{name} h{H}: test book ({method}, costs {cfg.cost_bps} bps)'
         plot_equity({name: books['model'], 'always long': books['always long']}, title, d / 'equity_curve.png')
