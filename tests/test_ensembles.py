@@ -108,6 +108,8 @@ def test_other_fold_settings_or_data_are_not_reused(splits, base_run):
     m = ModelRegistry.create('stacking', cfg, 5, splits.features)
     assert m._reuse(0, base_run)[2] == "the ensemble's data fingerprint is unknown (fit outside the Trainer)"
     m.data_fingerprint = yaml.safe_load((base_run / 'config.yaml').read_text())['data']['fingerprint']
+    assert m._reuse(0, base_run)[2] == 'its early stopping watched other rows'  # the run stopped on its inner slice
+    m.inner = (0.15, 0)  # as the Trainer sets it
     assert m._reuse(0, base_run)[2] == 'its fold settings differ'
     m.data_fingerprint = 'other'
     assert m._reuse(0, base_run)[2] == 'it trained on other data'

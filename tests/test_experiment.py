@@ -19,12 +19,18 @@ def test_two_models_one_horizon_leaderboard_matches_runs(data, tmp_path):
     models = lb[~lb['is_reference']]
     assert set(models['model']) == {'boosting:lightgbm', 'neural:gru'} and list(models['rank']) == [1, 2]
     assert models['val_accuracy'].is_monotonic_decreasing
-    results = json.loads((exp_dir / 'results.json').read_text())
+    results, own = json.loads((exp_dir / 'results.json').read_text()), {}
     for r in results:
         m = json.loads((Path(r['run_dir']) / 'metrics' / 'metrics.json').read_text())
         row = lb[(lb['model'] == r['model']) & (lb['horizon'] == 5)].iloc[0]
-        assert np.isclose(row['test_macro_f1'], m['test']['model']['classification']['macro_f1'])
-        assert np.isclose(row['val_accuracy'], m['val']['model']['classification']['accuracy'])
+        assert np.isclose(row['test_macro_f1_own'], m['test']['model']['classification']['macro_f1'])
+        assert np.isclose(row['val_accuracy_own'], m['val']['model']['classification']['accuracy'])
+        own[r['model']] = m['n_samples']['val']
+    # like with like: the GRU's 5-bar windows score fewer val rows than LightGBM; both are ranked on the GRU's rows
+    assert own['boosting:lightgbm'] > own['neural:gru'], own
+    assert set(models['val_rows']) == {own['neural:gru']}, models[['model', 'val_rows', 'val_rows_own']]
+    refs = lb[lb['is_reference']]  # each averages its rows over both runs: the same rows, so no spread at all
+    assert set(refs['n_runs']) == {2} and (refs[['val_accuracy_std', 'test_accuracy_std']] == 0).all().all(), refs
     assert {'reference:majority', 'reference:always_long'} <= set(lb['model'])
     for f in ('leaderboard.parquet', 'leaderboard.md', 'leaderboard.png'):
         assert (exp_dir / f).is_file()

@@ -171,3 +171,31 @@ def test_optuna_dashboard_reads_the_study(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_the_deflated_sharpe_counts_every_trial_on_the_data(tmp_path):
+    "A study with a pruned trial, then a two-horizon grid on the same data: both deflate for N = all six tries."
+    from ensemble_research.training.experiment import _write_leaderboard, leaderboard
+    from ensemble_research.training.records import read_trials
+    from ensemble_research.training.trainer import Trainer
+    cfg = _cfg(tmp_path, trials=4, data=str(tiny_fixture(tmp_path / 'long', n_bars=300)))  # h20 labels in test
+    study = open_study(cfg)
+    for lr in (0.3, 0.25, 0.2, 0.003):  # the last learns far slower: the median pruner stops it
+        study.enqueue_trial({'learning_rate': lr, 'num_leaves': 15, 'min_child_samples': 10, 'subsample': 0.9,
+                             'colsample': 0.9, 'reg_lambda': 0.1})
+    s = summary(tune(cfg, progress=False), cfg.ledger)
+    assert (s['pruned'], s['dsr_trials']) == (1, 4), s  # the pruned trial is counted
+    results = []
+    for h in (5, 20):  # the grid's two cells, as er_experiment runs them, into the same runs directory
+        t = Trainer({'model': 'lightgbm', 'horizon': h, 'data': cfg.data, 'runs_dir': cfg.runs_dir,
+                     'model_config': FAST['lightgbm']})
+        results.append({'model': 'boosting:lightgbm', 'horizon': h, 'seed': 42, 'status': 'complete',
+                        'run_dir': str(t.run_full_pipeline())})
+    lb = leaderboard(results, 'val_macro_f1', cfg.ledger)
+    tested = lb[lb['dsr_trials'].notna()]
+    assert len(tested) >= 1 and set(tested['dsr_trials']) == {6}, tested[['horizon', 'dsr_trials']]
+    assert set(tested['dsr_trials_from']) == {'ledger'}
+    assert summary(study, cfg.ledger)['dsr_trials'] == 6  # the study, asked again, counts the grid too
+    md = _write_leaderboard(lb, tmp_path, 'val_macro_f1')
+    assert 'deflated for N = 6 trials' in md, md
+    assert sorted(read_trials(cfg.ledger)['state']) == ['complete'] * 5 + ['pruned']

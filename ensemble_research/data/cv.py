@@ -8,9 +8,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 from ..core import DataError, Settings, param
+from .dataset import Windows
 
 # %% auto #0
-__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'oof_predict']
+__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'inner_split', 'fit_stopping', 'oof_predict']
 
 # %% ../../nbs/07_data.cv.ipynb #a0c70007
 def label_end_times(
@@ -83,6 +84,64 @@ def fold_table(cv: PurgedWalkForward, metadata: pd.DataFrame, horizon: int) -> p
                      'purged': int(eligible.sum()) - len(tr)})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/07_data.cv.ipynb #00458646
+def inner_split(
+    metadata: pd.DataFrame,  # datetime and symbol of each training sample
+    horizon: int,  # label horizon in bars: the purge between the fitted rows and the slice
+    fraction: float = 0.15,  # share of the distinct datetimes, at the end, that form the inner slice
+    embargo: int = 0,  # more bars between the fitted rows' last label end and the slice
+) -> tuple[np.ndarray, np.ndarray]:
+    "(fitted rows, inner-slice rows): the slice is the last `fraction` of the datetimes; fitted rows purged before it."
+    dt = pd.to_datetime(metadata['datetime']).to_numpy()
+    times = np.unique(dt)
+    k = int(round(len(times) * (1 - fraction)))
+    if not 0 < fraction < 1 or k - embargo < 1 or k >= len(times):
+        raise DataError(
+            f"an inner slice of {fraction:.0%} of {len(times)} training datetimes with embargo {embargo} leaves no "
+            "rows to fit or to stop on: set train.inner_fraction between 0.05 and 0.5, or early_stopping_on: val")
+    end = label_end_times(metadata, horizon)
+    fit = np.flatnonzero(~pd.isna(end) & (end < times[k - embargo]))
+    if len(fit) == 0:
+        raise DataError(
+            f"no training row's label (horizon {horizon}) ends before the inner slice starting "
+            f"{pd.Timestamp(times[k])}: lower train.inner_fraction or use more data")
+    return fit, np.flatnonzero(dt >= times[k])
+
+# %% ../../nbs/07_data.cv.ipynb #aa3eb70c
+def _rows(X, idx):
+    "Rows `idx` of an array, or of lazy `Windows` without gathering them."
+    return Windows(X.view, X.starts[idx]) if isinstance(X, Windows) else X[idx]
+
+
+def fit_stopping(
+    model,  # any model with `fit`, `horizon` and `uses_validation`
+    X,
+    y,
+    metadata: pd.DataFrame,  # datetime and symbol of each row of X
+    inner: tuple | None = None,  # (fraction, embargo): choices watch the inner slice of (X, y); None: X_val as given
+    X_val=None,
+    y_val=None,
+    metadata_val: pd.DataFrame | None = None,
+    sample_weight=None,
+    val_sample_weight=None,
+    **kw,  # passed on to `fit` (checkpoint_dir, resume)
+) -> dict:
+    "Fit `model` with its validation choices made on `inner`'s slice of train (or on X_val); returns its history."
+    if inner is None:
+        return model.fit(X, y, X_val, y_val, metadata, metadata_val, sample_weight=sample_weight,
+                         val_sample_weight=val_sample_weight, **kw)
+    if X_val is not None:
+        raise ValueError("fit_stopping: pass X_val or inner, not both (with inner the model stops on train's slice)")
+    y, w = np.asarray(y), None if sample_weight is None else np.asarray(sample_weight)
+    if not model.uses_validation:  # nothing to choose: every row is fitted
+        return model.fit(X, y, None, None, metadata, None, sample_weight=w, **kw)
+    fit, stop = inner_split(metadata, model.horizon, *inner)
+    cut = lambda a, i: None if a is None else a[i]
+    hist = model.fit(_rows(X, fit), y[fit], _rows(X, stop), y[stop], metadata.iloc[fit], metadata.iloc[stop],
+                     sample_weight=cut(w, fit), val_sample_weight=cut(w, stop), **kw)
+    return hist | {'inner_slice': {'fitted_rows': len(fit), 'slice_rows': len(stop), 'fraction': inner[0],
+                                   'embargo': inner[1], 'starts': str(metadata['datetime'].iloc[stop].min())}}
+
 # %% ../../nbs/07_data.cv.ipynb #a0c70019
 def oof_predict(
     model,  # an unfitted or fitted model: only its class, config, horizon and features are used
@@ -95,15 +154,21 @@ def oof_predict(
     metadata_val: pd.DataFrame | None = None,
     sample_weight=None,
     val_sample_weight=None,
+    inner: tuple | None = None,  # (fraction, embargo): each fold stops on its own inner slice (`inner_split`)
 ) -> pd.DataFrame:
     "Purged out-of-fold probabilities: datetime, symbol, fold, prob_short, prob_neutral, prob_long, one row per sample."
     parts = []
     for k, (tr, te) in enumerate(cv.split(metadata, model.horizon)):
         m = type(model)(model.config, model.horizon, model.feature_columns)
-        w = None if sample_weight is None else np.asarray(sample_weight)[tr]
-        m.fit(X[tr], np.asarray(y)[tr], X_val, y_val, metadata.iloc[tr], metadata_val, sample_weight=w,
-              val_sample_weight=val_sample_weight)
-        P = m.predict_proba(X[te])
+        cut = lambda a: None if a is None else np.asarray(a)[tr]
+        try:
+            fit_stopping(m, _rows(X, tr), cut(y), metadata.iloc[tr], inner, X_val, y_val, metadata_val,
+                         cut(sample_weight), val_sample_weight)
+        except DataError as e:  # name the fold: its training rows may be too short to carve an inner slice from
+            span = metadata['datetime'].iloc[tr]
+            raise DataError(f"out-of-fold fold {k} (training rows {span.min()} to {span.max()}, {span.nunique()} "
+                            f"datetimes): {e}; or raise oof.initial_fraction") from e
+        P = m.predict_proba(_rows(X, te))
         parts.append(
             pd.DataFrame({'row': te, 'fold': k, 'prob_short': P[:, 0], 'prob_neutral': P[:, 1], 'prob_long': P[:, 2]}))
     out = pd.concat(parts, ignore_index=True).sort_values('row')

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from scipy.optimize import minimize
 from scipy.special import softmax
 from ..core import ConfigError, ModelError, param
-from ..data.cv import PurgedWalkForward, oof_predict
+from ..data.cv import PurgedWalkForward, fit_stopping, oof_predict
 from ..models.base import PROB_COLUMNS, BaseModel, ModelConfig, decode_labels
 from ..models.registry import ModelRegistry, load_model, resolve_model_config
 
@@ -29,6 +29,7 @@ class EnsembleConfig(ModelConfig):
     bases: list = param(['lightgbm', 'gru', 'nhits'],
                         doc='base models: names, or {model: NAME, config: {...}, features: [...]}')
     base_runs: list = param([], doc='run directories whose model (and OOF predictions) are reused when they match')
+    fits_on_oof = False  # whether the ensemble fits its combination on its bases' out-of-fold predictions (`oof`)
 
     def __post_init__(self):  # the windows are as long as the longest base needs: the Trainer builds them from this
         L = max(resolve_model_config(s['model'], s['config']).sequence_length for s in _base_specs(self.bases))
@@ -41,7 +42,12 @@ class EnsembleConfig(ModelConfig):
 class VotingConfig(EnsembleConfig):
     "Soft voting: a weighted mean of the bases' probabilities."
 
-    weights: str = param('val_log_loss', choices=('val_log_loss', 'equal'), doc='how the bases are weighted')
+    weights: str = param('oof_log_loss', choices=('oof_log_loss', 'val_log_loss', 'equal'),
+                         doc="how the bases are weighted: the blend's purged out-of-fold log loss on train, or X_val's")
+    oof: dict = param({'n_folds': 3}, doc='PurgedWalkForward keys for weights: oof_log_loss')
+
+    @property
+    def fits_on_oof(self) -> bool: return self.weights == 'oof_log_loss'
 
 
 @dataclasses.dataclass
@@ -53,6 +59,7 @@ class StackingConfig(EnsembleConfig):
     C: float = param(1.0, lo=1e-6, doc='inverse L2 strength of the logistic meta-model')
     meta_rounds: int = param(100, lo=1, doc='boosting rounds of the LightGBM meta-model')
     oof: dict = param({'n_folds': 3}, doc='PurgedWalkForward keys: n_folds, initial_fraction, embargo, walk_forward')
+    fits_on_oof = True
 
 
 def _base_specs(bases, feature_columns=None) -> list[dict]:
@@ -103,7 +110,12 @@ class _Ensemble(BaseModel):
         self.base_models = [ModelRegistry.create(s['model'], bc, horizon, s['features'])
                             for s, bc in zip(self.specs, self.base_configs)]
         self._cols = [np.array([self.feature_columns.index(f) for f in s['features']]) for s in self.specs]
-        self.cv = None  # the out-of-fold settings, for an ensemble that fits on OOF predictions (stacking)
+        self.cv = PurgedWalkForward.from_dict(c.oof) if c.fits_on_oof else None  # its out-of-fold folds
+
+    @property
+    def uses_validation(self) -> bool:  # with `inner` the bases stop on their own slices, never on X_val
+        bases = self.inner is None and any(m.uses_validation for m in self.base_models)
+        return getattr(self.config, 'weights', None) == 'val_log_loss' or bases
 
     def _input(self, i: int, X):
         "Base i's input: the last L_i bars of each window and its features (2-D when L_i is 1)."
@@ -118,6 +130,13 @@ class _Ensemble(BaseModel):
         return f"base{i}_{self.specs[i]['model'].split(':')[1]}"
 
 # %% ../../nbs/40_ensembles.models.ipynb #e4000010
+def _inner_of(train: dict) -> tuple | None:
+    "The (fraction, embargo) of the inner slice a run's early stopping watched; None when it watched val."
+    if train.get('early_stopping_on', 'val') != 'inner':  # runs from before the inner slice stopped on val
+        return None
+    return (train['inner_fraction'], train['inner_embargo'])
+
+
 @patch
 def _reuse(self: _Ensemble, i: int, run_dir) -> tuple:
     "(model, its OOF frame or None, None) from a base run that matches base i, else (None, None, why it does not)."
@@ -133,7 +152,8 @@ def _reuse(self: _Ensemble, i: int, run_dir) -> tuple:
         (conf['train']['horizon'] == self.horizon, f"it has horizon {conf['train']['horizon']}"),
         (_same_config(conf['model_config'], bc.to_dict()), "its model config differs"),
         (self.data_fingerprint is not None, "the ensemble's data fingerprint is unknown (fit outside the Trainer)"),
-        (conf['data']['fingerprint'] == self.data_fingerprint, "it trained on other data")]
+        (conf['data']['fingerprint'] == self.data_fingerprint, "it trained on other data"),
+        (_inner_of(conf['train']) == self.inner, "its early stopping watched other rows")]
     oof_file = rd / 'predictions' / 'oof_predictions.parquet'
     if self.cv is not None:  # an OOF ensemble also needs the run's OOF predictions, cut on the same folds
         same = PurgedWalkForward.from_dict(conf['train'].get('oof') or {'n_folds': 1}) == self.cv
@@ -159,10 +179,11 @@ def _fit_bases(self: _Ensemble, X, y, X_val, y_val, w, w_val, md=None, md_val=No
                 entries.append({'model': spec['model'], 'source': 'reused', 'run_dir': str(rd)})
                 break
             why.append(f"{Path(rd).name}: {reason}")
-        else:
-            m, Xi, Xvi = self.base_models[i], self._input(i, X), self._input(i, X_val)
-            oof = None if self.cv is None else oof_predict(m, Xi, lab, md, self.cv, Xvi, lab_val, md_val, w, w_val)
-            m.fit(Xi, lab, Xvi, lab_val, md, md_val, sample_weight=w, val_sample_weight=w_val)
+        else:  # with `inner` set (by the Trainer) each base stops on its own slice of train, never on X_val
+            m, Xi = self.base_models[i], self._input(i, X)
+            v = (None,) * 4 if self.inner else (self._input(i, X_val), lab_val, md_val, w_val)
+            oof = None if self.cv is None else oof_predict(m, Xi, lab, md, self.cv, *v[:3], w, v[3], inner=self.inner)
+            fit_stopping(m, Xi, lab, md, self.inner, *v[:3], w, v[3])
             entries.append({'model': spec['model'], 'source': 'fitted', 'not_reused': why})
         oofs.append(oof)
     return entries, oofs
@@ -208,22 +229,49 @@ def blend_weights(probas: list, y, w=None) -> np.ndarray:
     return softmax(minimize(loss, np.zeros(len(probas)), method='L-BFGS-B').x)
 
 
+def _align(oofs: list, md: pd.DataFrame, y) -> tuple[np.ndarray, list]:
+    "Rows of `md` with an OOF prediction from every base, and each base's probabilities on those rows (30 at least)."
+    key = md[['datetime', 'symbol']].assign(row=np.arange(len(md)))
+    for i, o in enumerate(oofs):
+        cols = {c: f'{c}_{i}' for c in PROB_COLUMNS}
+        key = key.merge(o[['datetime', 'symbol', *PROB_COLUMNS]].rename(columns=cols), on=['datetime', 'symbol'])
+    rows = key.sort_values('row')['row'].to_numpy()
+    if len(rows) < 30 or len(np.unique(y[rows])) < 2:
+        raise ModelError(
+            f"only {len(rows)} train rows have out-of-fold predictions from every base, with classes "
+            f"{sorted(set(decode_labels(np.unique(y[rows]))))}: lower oof.initial_fraction or use more data")
+    key = key.sort_values('row')
+    return rows, [key[[f'{c}_{i}' for c in PROB_COLUMNS]].to_numpy() for i in range(len(oofs))]
+
+
 @ModelRegistry.register('voting', family='ensemble',
-                        description='soft voting over base models, weights from validation log loss')
+                        description='soft voting over base models, weights from their purged out-of-fold log loss')
 class VotingEnsemble(_Ensemble):
     "Weighted mean of the bases' probabilities."
 
     config_class = VotingConfig
-    quick_config = _QuickBases(('lightgbm', 'gru', 'nhits'))
+    needs_metadata = True  # the out-of-fold folds are cut on the samples' datetimes
+    quick_config = _QuickBases(('lightgbm', 'gru', 'nhits'), {'oof': {'n_folds': 2}})
 
-    def _fit(self, X, y, X_val, y_val, w, w_val):
-        if self.config.weights == 'val_log_loss' and X_val is None:
-            raise ModelError("voting weights from validation log loss need X_val and y_val; or set weights: equal")
-        entries, _ = self._fit_bases(X, y, X_val, y_val, w, w_val)
-        Pv, k = None if X_val is None else self._base_probas(X_val), len(self.base_models)
-        self.weights = np.full(k, 1 / k) if self.config.weights == 'equal' else blend_weights(Pv, y_val, w_val)
-        losses = [] if Pv is None else [_log_loss(P, y_val, w_val) for P in Pv]
-        return {'bases': entries, 'weights': self.weights.tolist(), 'base_val_log_loss': losses}
+    def _fit(self, X, y, X_val, y_val, w, w_val, metadata=None, metadata_val=None):
+        how, k = self.config.weights, len(self.base_models)
+        if how == 'val_log_loss' and X_val is None:
+            raise ModelError("voting weights from validation log loss need X_val and y_val; or set weights: "
+                             "oof_log_loss (the default) or equal")
+        entries, oofs = self._fit_bases(X, y, X_val, y_val, w, w_val, metadata, metadata_val)
+        hist = {'bases': entries}
+        if how == 'oof_log_loss':  # on train: the rows every base predicted out of fold
+            rows, probas = _align(oofs, metadata, y)
+            wr = None if w is None else w[rows]
+            self.weights = blend_weights(probas, y[rows], wr)
+            hist |= {'oof_rows': int(len(rows)), 'base_oof_log_loss': [_log_loss(P, y[rows], wr) for P in probas]}
+        elif how == 'val_log_loss':
+            Pv = self._base_probas(X_val)
+            self.weights = blend_weights(Pv, y_val, w_val)
+            hist['base_val_log_loss'] = [_log_loss(P, y_val, w_val) for P in Pv]
+        else:
+            self.weights = np.full(k, 1 / k)
+        return hist | {'weights': self.weights.tolist()}
 
     def _predict_proba(self, X):
         return np.tensordot(self.weights, np.stack(self._base_probas(X)), 1)
@@ -298,16 +346,6 @@ def _meta_inputs(probas: list, X_last) -> np.ndarray:
     return np.hstack([np.log(np.clip(P, 1e-7, 1)) for P in probas] + ([] if X_last is None else [X_last]))
 
 
-def _align(oofs: list, md: pd.DataFrame) -> tuple[np.ndarray, list]:
-    "Rows of `md` with an OOF prediction from every base, and each base's probabilities on those rows."
-    key = md[['datetime', 'symbol']].assign(row=np.arange(len(md)))
-    for i, o in enumerate(oofs):
-        cols = {c: f'{c}_{i}' for c in PROB_COLUMNS}
-        key = key.merge(o[['datetime', 'symbol', *PROB_COLUMNS]].rename(columns=cols), on=['datetime', 'symbol'])
-    key = key.sort_values('row')
-    return key['row'].to_numpy(), [key[[f'{c}_{i}' for c in PROB_COLUMNS]].to_numpy() for i in range(len(oofs))]
-
-
 @ModelRegistry.register('stacking', family='ensemble',
                         description='a logistic or LightGBM meta-model over purged out-of-fold base probabilities',
                         requires=('lightgbm',))
@@ -320,7 +358,7 @@ class StackingEnsemble(_Ensemble):
 
     def __init__(self, config=None, horizon: int = 5, feature_columns=None):
         super().__init__(config, horizon, feature_columns)
-        self.cv, self.meta = PurgedWalkForward.from_dict(self.config.oof), meta_model(self.config)
+        self.meta = meta_model(self.config)
         if bad := [f for f in self.config.meta_features if f not in self.feature_columns]:
             raise ConfigError(f"meta_features names features the data lacks: {bad[:5]}")
         self._meta_cols = [self.feature_columns.index(f) for f in self.config.meta_features]
@@ -333,11 +371,7 @@ class StackingEnsemble(_Ensemble):
 
     def _fit(self, X, y, X_val, y_val, w, w_val, metadata=None, metadata_val=None):
         entries, oofs = self._fit_bases(X, y, X_val, y_val, w, w_val, metadata, metadata_val)
-        rows, probas = _align(oofs, metadata)
-        if len(rows) < 30 or len(np.unique(y[rows])) < 2:
-            raise ModelError(
-                f"only {len(rows)} train rows have out-of-fold predictions from every base, with classes "
-                f"{sorted(set(decode_labels(np.unique(y[rows]))))}: lower oof.initial_fraction or use more data")
+        rows, probas = _align(oofs, metadata, y)
         Z = _meta_inputs(probas, self._last_bar(np.asarray(X)[rows]))
         self.meta.fit(Z, y[rows], None if w is None else w[rows])
         hist = {'bases': entries, 'oof_rows': int(len(rows)), 'train_rows': int(len(y))}

@@ -142,6 +142,12 @@ class BaseModel(ABC):
     on_iteration = None  # fn(step, val_loss) called after each round or epoch; it may raise to stop (tuning's pruner)
     needs_metadata = False  # True: `fit` requires metadata_train, and `_fit` receives metadata and metadata_val
     data_fingerprint = None  # set by the Trainer to the data files' fingerprint (ensembles match base runs by it)
+    inner = None  # (fraction, embargo) set by the Trainer when early stopping watches an inner slice of train
+
+    @property
+    def uses_validation(self) -> bool:
+        "Whether `fit` makes a choice on X_val (early stopping; families add theirs): the Trainer then carves a slice."
+        return bool(self.config.early_stopping)
 
     def __init__(
         self,
@@ -306,7 +312,7 @@ def fit(
         raise ModelError("pass both X_val and y_val, or neither")
     if X_val is not None:
         X_val = self.validate_inputs(X_val, y_val, feature_columns)
-    if self.config.early_stopping and X_val is None:
+    if self.uses_validation and X_val is None:
         raise ModelError("early_stopping needs a validation set (X_val, y_val); or set early_stopping: false")
     y, yv = encode_labels(y_train), None if y_val is None else encode_labels(y_val)
     if len(present := np.unique(y)) < 2:

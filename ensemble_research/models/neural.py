@@ -47,6 +47,10 @@ class TorchModel(BaseModel):
     quick_config = {'max_epochs': 3, 'hidden_size': 16, 'sequence_length': 5, 'batch_size': 64, 'patience': 3,
                     'learning_rate': 1e-2}
 
+    @property
+    def uses_validation(self) -> bool:  # the plateau schedule lowers the rate on the validation loss
+        return bool(self.config.early_stopping) or self.config.lr_schedule == 'plateau'
+
     def build_net(self) -> nn.Module:
         raise NotImplementedError
 

@@ -147,12 +147,15 @@ def probabilistic_sharpe(sr: float, n: int, skew: float, kurt: float, sr_star: f
     return float(stats.norm.cdf((sr - sr_star) * np.sqrt(n - 1) / np.sqrt(max(denom, 1e-12))))
 
 
-def deflated_sharpe(sr: float, n: int, skew: float, kurt: float, trial_srs) -> float:
-    "PSR of the best of N trials against the Sharpe expected of the best of N by luck (per-bar Sharpes)."
+def deflated_sharpe(sr: float, n: int, skew: float, kurt: float, trial_srs, n_trials: int | None = None) -> float:
+    "PSR of the best of N trials (`n_trials`, default the Sharpes given) against the best of N by luck (per bar)."
     trial_srs = np.asarray([s for s in trial_srs if np.isfinite(s)], float)
-    if len(trial_srs) < 2:
+    N = len(trial_srs) if n_trials is None else int(n_trials)
+    if N < len(trial_srs):
+        raise ValueError(f"n_trials ({N}) is below the {len(trial_srs)} trial Sharpes given: N counts every trial")
+    if len(trial_srs) < 2 or N < 2:
         return probabilistic_sharpe(sr, n, skew, kurt)
-    g, N = 0.5772156649, len(trial_srs)
+    g = 0.5772156649
     sr_star = np.sqrt(trial_srs.var(ddof=1)) * (
         (1 - g) * stats.norm.ppf(1 - 1 / N) + g * stats.norm.ppf(1 - 1 / (N * np.e)))
     return probabilistic_sharpe(sr, n, skew, kurt, sr_star)

@@ -15,8 +15,9 @@ from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, re
 from ..data.phase1 import load_splits
 from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import MIN_BARS, deflated_sharpe, flat_report
-from .records import (ensure_experiment, mlflow_tracking, new_run_dir, process_identity,
-                                                tracking_uri)
+from .records import (ensure_experiment, ledger_path, mlflow_tracking, new_run_dir,
+                                                process_identity, read_trials, trial_count, tracking_uri)
+from .trainer import metrics_from_predictions
 from .runs import reap
 
 # %% auto #0
@@ -106,7 +107,7 @@ def _link_ensembles(cells: list[dict], overrides) -> list[dict]:
         e['bases'] = '+'.join(b['model'].split(':')[1] for b in specs)
         for c, b in itertools.product(cells, specs):
             same = (c['model'], c['horizon'], c['seed']) == (b['model'], e['horizon'], e['seed'])
-            if same and 'features' not in b and hasattr(ecfg, 'oof') and 'oof' not in c.get('train', {}):
+            if same and 'features' not in b and ecfg.fits_on_oof and 'oof' not in c.get('train', {}):
                 base_cfg = resolve_model_config(c['model'], c['config_overrides'], c['seed'])
                 if base_cfg == resolve_model_config(b['model'], b['config'], e['seed']):
                     c['train'] = {'oof': ecfg.oof}
@@ -169,27 +170,46 @@ def _row(rep: dict, split: str) -> dict:
     return {f'{split}_{m}': flat.get(m, np.nan) for m in _METRICS}
 
 
-def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
-    "One row per (model, horizon): mean and std over seeds of val and test metrics, ranked; plus reference rows."
-    runs = []
-    for r in results:
-        if r['status'] != 'complete':
-            continue
+def _common_rows(results: list[dict]) -> dict:
+    "{(horizon, split): the (datetime, symbol) rows that every complete run at that horizon scored}."
+    rows = {}
+    for r in [r for r in results if r['status'] == 'complete']:
+        for s in ('val', 'test'):
+            k = pd.read_parquet(Path(r['run_dir']) / 'predictions' / f'{s}_predictions.parquet',
+                                columns=['datetime', 'symbol'])
+            have = rows.get((r['horizon'], s))
+            rows[(r['horizon'], s)] = k if have is None else have.merge(k, on=['datetime', 'symbol'])
+    return rows
+
+
+def leaderboard(results: list[dict], rank_by: str, ledger: Path | None = None) -> pd.DataFrame:
+    "One row per (model, horizon): mean and std over seeds on the rows all models scored, ranked; reference rows too."
+    runs, common = [], _common_rows(results)
+    for r in [r for r in results if r['status'] == 'complete']:
         m = json.loads((Path(r['run_dir']) / 'metrics' / 'metrics.json').read_text())
+        rows = {s: common[(r['horizon'], s)] for s in ('val', 'test')}
+        same = all(len(rows[s]) == m['n_samples'][s] for s in rows)  # it scored exactly the common rows
+        on = m if same else metrics_from_predictions(r['run_dir'], rows)  # like with like: the common rows only
         for row in ('model', 'majority', 'always_long'):
+            own = {f'{k}_own': v for k, v in (_row(m['val'][row], 'val') | _row(m['test'][row], 'test')).items()}
             runs.append(
                 {'model': r['model'] if row == 'model' else f'reference:{row}',
                  'bases': r.get('bases', '') if row == 'model' else '', 'horizon': r['horizon'], 'seed': r['seed'],
-                 'run_dir': r['run_dir'], **_row(m['val'][row], 'val'), **_row(m['test'][row], 'test')})
+                 'run_dir': r['run_dir'], 'early_stopping_on': m.get('early_stopping_on', 'val'),
+                 **_row(on['val'][row], 'val'), **_row(on['test'][row], 'test'),
+                 'val_rows': len(rows['val']), 'test_rows': len(rows['test']), 'val_rows_own': m['n_samples']['val'],
+                 'test_rows_own': m['n_samples']['test'], **own})
     if not runs:
         return pd.DataFrame()
     df = pd.DataFrame(runs)
     cols = [c for c in df.columns if c.startswith(('val_', 'test_'))]
+    spread = [c for c in cols if not c.endswith(('_own', '_rows'))]
     g = df.groupby(['model', 'bases', 'horizon'], sort=False)
     out = (g[cols]
            .mean()
-           .join(g[cols].std(ddof=1).fillna(0.0).add_suffix('_std'))
+           .join(g[spread].std(ddof=1).fillna(0.0).add_suffix('_std'))
            .join(g.size().rename('n_runs'))
+           .join(g['early_stopping_on'].agg(lambda v: '+'.join(sorted(set(v)))))
            .reset_index())
     out['is_reference'] = out['model'].str.startswith('reference:')
     asc = rank_by.split('_', 1)[1] in ('log_loss', 'brier', 'max_drawdown')
@@ -199,7 +219,7 @@ def leaderboard(results: list[dict], rank_by: str) -> pd.DataFrame:
     cells = pd.Series([(r['model'], r['horizon']) for r in results]).value_counts()  # cells the grid asked for
     out['n_cells'] = [cells.get((m, h), n) for m, h, n in zip(out['model'], out['horizon'], out['n_runs'])]
     out['missing'] = [_missing(results, m, h) for m, h in zip(out['model'], out['horizon'])]
-    return _deflate(_median_seed_intervals(out, df), df)
+    return _deflate(_median_seed_intervals(out, df), df, ledger)
 
 
 def _median_seed_intervals(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -222,19 +242,47 @@ def _missing(results: list[dict], model: str, horizon: int) -> str:
                      if (r['model'], r['horizon']) == (model, horizon) and r['status'] != 'complete')
 
 
-def _deflate(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    "Each horizon's best model gets the deflated Sharpe ratio of its val book, given the models tried at that horizon."
-    out['val_deflated_sharpe'] = np.nan
-    for h, d in out[~out['is_reference']].groupby('horizon'):
-        best = d.index[0]
-        trials = runs[(runs['horizon'] == h) & ~runs['model'].str.startswith('reference:')]['val_sharpe_per_bar']
-        b = out.loc[best]
-        if np.isfinite(b['val_sharpe_per_bar']):
-            out.loc[best, 'val_deflated_sharpe'] = deflated_sharpe(b['val_sharpe_per_bar'], int(b['val_n_bars']),
-                                                                   b['val_skew'], b['val_kurtosis'], trials)
+def _deflate(out: pd.DataFrame, runs: pd.DataFrame, ledger: Path | None = None) -> pd.DataFrame:
+    "At each horizon, the run with the highest val Sharpe (one seed's per-bar book) deflated for the ledger's N trials."
+    out[['val_deflated_sharpe', 'dsr_trials', 'dsr_seed']], out['dsr_trials_from'] = np.nan, ''
+    models = runs[~runs['model'].str.startswith('reference:')]
+    trials = None if ledger is None else read_trials(ledger)
+    for h, d in models[np.isfinite(models['val_sharpe_per_bar'])].groupby('horizon'):
+        b = d.loc[d['val_sharpe_per_bar'].idxmax()]  # the pick of a Sharpe-maximiser: not a mean over seeds
+        n, srs, src = len(models), models['val_sharpe_per_bar'].to_numpy(), 'grid'  # no ledger: this grid's runs
+        if trials is not None:  # every configuration scored on this data: grids, studies (pruned too), ensembles
+            n_led, srs_led = trial_count(trials, read_yaml(Path(b['run_dir']) / 'config.yaml')['data']['fingerprint'])
+            if n_led >= n: n, srs, src = n_led, srs_led, 'ledger'
+        i = out.index[(out['model'] == b['model']) & (out['bases'] == b['bases']) & (out['horizon'] == h)][0]
+        dsr = deflated_sharpe(b['val_sharpe_per_bar'], int(b['val_n_bars']), b['val_skew'], b['val_kurtosis'], srs,
+                              n_trials=n)
+        out.loc[i, ['val_deflated_sharpe', 'dsr_trials', 'dsr_seed']] = dsr, n, b['seed']
+        out.loc[i, 'dsr_trials_from'] = src
     return out
 
+
 # %% ../../nbs/24_training.experiment.ipynb #2139a000
+def _verdict_lines(lb: pd.DataFrame, rank_by: str) -> str:
+    "The rows each horizon's models were compared on, and what the deflated Sharpe tested against how many trials."
+    out = ['', '**Rows compared** (the rows every model at the horizon scored):', '']
+    for h, d in lb[~lb['is_reference']].groupby('horizon'):
+        fewer = d.loc[(d['val_rows_own'] > d['val_rows']) | (d['test_rows_own'] > d['test_rows']), 'model']
+        out.append(f"- h{h}: {int(d['val_rows'].iat[0])} val and {int(d['test_rows'].iat[0])} test rows"
+                   + (f"; {', '.join(fewer)} scored more on their own (their _own figures)" if len(fewer) else ''))
+    out += ['', '**Deflated Sharpe** (val_deflated_sharpe; Bailey and López de Prado): the probability that the '
+            'highest val Sharpe beats what the best of N tries would show by luck.', '']
+    for r in lb[lb['dsr_trials'].notna()].itertuples():
+        out.append(f"- h{r.horizon}: {r.model} (seed {int(r.dsr_seed)}), the highest single-run val Sharpe at "
+                   f"h{r.horizon} (the pick a Sharpe-maximiser makes; the rank above is by {rank_by}), deflated for "
+                   f"N = {int(r.dsr_trials)} trials, " + (
+                       "every configuration in the trial ledger scored on this data (each horizon, tuning trials "
+                       "pruned and failed included, ensembles)" if r.dsr_trials_from == 'ledger' else
+                       "this grid's runs of every horizon (no trial ledger)") + f": {r.val_deflated_sharpe:.3f}"
+                   + (f" (over {int(r.val_n_bars)} bars, fewer than {MIN_BARS}: a warning, not a verdict)"
+                      if r.val_n_bars < MIN_BARS else ''))
+    return '\n'.join(out) + '\n'
+
+
 def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     import matplotlib
 
@@ -242,25 +290,31 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     import matplotlib.pyplot as plt
 
     lb.to_parquet(exp_dir / 'leaderboard.parquet', index=False)
-    extra = ('val_accuracy', 'val_mean_ic', 'val_sharpe', 'val_n_bars', 'val_psr', 'val_deflated_sharpe',
-             'test_accuracy', 'test_macro_f1', 'test_mean_ic', 'test_sharpe', 'test_sharpe_ci_low',
-             'test_sharpe_ci_high', 'test_n_bars', 'test_max_drawdown')
-    show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std'] + [
+    extra = ('val_accuracy', 'val_mean_ic', 'val_sharpe', 'val_n_bars', 'val_reliable', 'val_psr',
+             'val_deflated_sharpe', 'dsr_trials', 'test_accuracy', 'test_macro_f1', 'test_mean_ic', 'test_sharpe',
+             'test_sharpe_ci_low', 'test_sharpe_ci_high', 'test_n_bars', 'test_reliable', 'test_max_drawdown')
+    show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std', f'{rank_by}_own'] + [
         c for c in extra if c != rank_by]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
     for s in ('val', 'test'):  # under MIN_BARS bars an annualised Sharpe is no figure: nan beside its interval
         t.loc[lb[f'{s}_reliable'] < 1, f'{s}_sharpe'] = np.nan
-    md = (f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n"
-          "Validation chose each model's stopping point and ranks the models here, so val figures are optimistic; "
-          "test is for the final report of the model you pick. Sharpe ratios come from a book marked to market per bar "
+    on_val = sorted(lb.loc[~lb['is_reference'] & lb['early_stopping_on'].str.contains('val'), 'model'])
+    chose = ("Validation only ranks here: every fitted choice (early stopping, best iteration, voting weights) watched "
+             "each run's inner slice of train, so val figures are not tuned to val; "
+             if not on_val else
+             f"Validation drove early stopping of {', '.join(on_val)} (train.early_stopping_on: val), so their val "
+             "figures are optimistic; ")
+    md = (f"# Leaderboard: ranked by {rank_by} (mean over seeds; _std their standard deviation)\n\n" + chose +
+          "test is for the final report of the model you pick. Like with like: at each horizon every model is "
+          "scored on the rows all of them scored (val_rows, test_rows of the parquet); its figures on its own rows "
+          f"keep the suffix _own ({rank_by}_own here). Sharpe ratios come from a book marked to market per bar "
           "(n_bars behind each; the test interval is a 95% stationary-bootstrap one); psr is the probability that the "
-          "true Sharpe is above zero, and val_deflated_sharpe discounts the best model for the number tried. "
-          "mean_ic is the mean per-datetime Spearman IC. "
-          f"Where fewer than {MIN_BARS} bars stand behind a book (n_bars; reliable = 0 in leaderboard.parquet, which "
-          "keeps every figure) its annualised Sharpe shows as nan beside its interval: too few bars to state it. "
-          "Each interval is that of the row's median-Sharpe seed (named in _sharpe_ci_seed of the parquet), "
-          "never an average of endpoints.\n\n" + t.to_markdown(index=False, floatfmt='.4f') + '\n')
+          "true Sharpe is above zero. mean_ic is the mean per-datetime Spearman IC. "
+          f"Where fewer than {MIN_BARS} bars stand behind a book (n_bars; reliable = 0) its annualised Sharpe shows as "
+          "nan beside its interval: too few bars to state it. Each interval is that of the row's median-Sharpe seed "
+          "(named in _sharpe_ci_seed of the parquet), never an average of endpoints.\n\n"
+          + t.to_markdown(index=False, floatfmt='.4f') + '\n' + _verdict_lines(lb, rank_by))
     short = lb[lb['n_runs'] < lb['n_cells']]
     if len(short):  # a mean over fewer seeds than asked is not comparable with the others: say so, loudly
         md += '\n**Missing cells**: these rows average fewer runs than the grid asked for:\n\n' + ''.join(
@@ -342,7 +396,7 @@ def run_experiment(
     reap(root, say=True)  # an attempt that died with its worker on this host
     results.sort(key=lambda r: cells.index(next(c for c in cells if c['stem'] == r['stem'])))
     (exp_dir / 'results.json').write_text(json.dumps(results, indent=1, default=str))
-    lb = leaderboard(results, cfg.rank_by)
+    lb = leaderboard(results, cfg.rank_by, ledger_path(exp_dir, uri))
     if len(lb):
         _write_leaderboard(lb, exp_dir, cfg.rank_by)
     return exp_dir, lb, [r for r in results if r['status'] != 'complete']

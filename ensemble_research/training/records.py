@@ -16,9 +16,10 @@ from ..models.base import PROB_COLUMNS
 from .evaluator import flat_report
 
 # %% auto #0
-__all__ = ['new_run_dir', 'write_parquet', 'process_identity', 'write_status', 'disk_nearly_full', 'split_summary',
-           'mlflow_tracking', 'tracking_uri', 'store_lock', 'ensure_experiment', 'flatten_dict', 'mlflow_scalars',
-           'make_pyfunc', 'log_pyfunc']
+__all__ = ['TRIAL_STATES', 'new_run_dir', 'write_parquet', 'process_identity', 'write_status', 'disk_nearly_full',
+           'split_summary', 'mlflow_tracking', 'tracking_uri', 'store_lock', 'ensure_experiment', 'flatten_dict',
+           'mlflow_scalars', 'make_pyfunc', 'log_pyfunc', 'ledger_path', 'config_digest', 'append_trial', 'read_trials',
+           'distinct_trials', 'trial_count']
 
 # %% ../../nbs/20a_training.records.ipynb #8b9f416d
 def new_run_dir(root: Path, stem: str) -> Path:
@@ -158,3 +159,60 @@ def log_pyfunc(model, X, model_dir: Path):
         return mlflow.pyfunc.log_model(name='model', python_model=str(code), signature=sig, input_example=X,
                                        artifacts={'model': str(model_dir)},
                                        pip_requirements=[f"ensemble_research=={version}"])
+
+# %% ../../nbs/20a_training.records.ipynb #7b673bf4
+TRIAL_STATES = ('complete', 'pruned', 'failed')
+
+
+def ledger_path(runs_dir, uri: str | None = None) -> Path:
+    "The trial ledger: beside the embedded SQLite store (shared by its experiments and studies), else in `runs_dir`."
+    uri = tracking_uri(runs_dir, uri)
+    where = Path(uri.removeprefix('sqlite:///')).parent if uri.startswith('sqlite:///') else Path(runs_dir)
+    return where / 'trials.jsonl'
+
+
+def config_digest(config: dict) -> str:
+    "A configuration's identity in the ledger: the SHA-256 (first 16 hex digits) of its canonical JSON."
+    import hashlib
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def append_trial(path: Path, **entry) -> dict:
+    "Append one scored configuration to the ledger at `path`: fingerprint, horizon, model, digest, state, source, ..."
+    if missing := [k for k in ('fingerprint', 'horizon', 'model', 'digest', 'state', 'source') if k not in entry]:
+        raise ValueError(f"a trial ledger entry needs {missing}; got {sorted(entry)}")
+    if entry['state'] not in TRIAL_STATES:
+        raise ValueError(f"a trial's state is one of {TRIAL_STATES}, got {entry['state']!r}")
+    entry = {'time': _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds'), **entry}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # one whole line at a time, whoever appends
+        f.write(json.dumps(entry, default=float) + '\n')
+        f.flush()
+        os.fsync(f.fileno())
+    return entry
+
+# %% ../../nbs/20a_training.records.ipynb #43fddd5b
+def read_trials(path: Path) -> pd.DataFrame:
+    "The ledger at `path` as a table, one row per entry (empty when there is none); a bad line names the file and line."
+    if not Path(path).is_file():
+        return pd.DataFrame(columns=['time', 'fingerprint', 'horizon', 'model', 'digest', 'state', 'source'])
+    rows = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        try: rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}, line {i}: not a JSON ledger entry ({e}); fix or remove that line") from e
+    return pd.DataFrame(rows)
+
+
+def distinct_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    "One row per configuration (digest) on each data fingerprint, at its best state: a retried one counts once."
+    rank = trials['state'].map({s: i for i, s in enumerate(TRIAL_STATES)})
+    return trials.assign(rank=rank).sort_values(['rank', 'time']).groupby(['fingerprint', 'digest']).head(1)
+
+
+def trial_count(trials: pd.DataFrame, fingerprint: str) -> tuple[int, np.ndarray]:
+    "N distinct configurations tried on `fingerprint` (each at its best state) and the completed ones' val Sharpes."
+    best = distinct_trials(trials[trials['fingerprint'] == fingerprint])
+    done = best[best['state'] == 'complete'] if 'val_sharpe_per_bar' in best else best.iloc[:0]
+    return len(best), done['val_sharpe_per_bar'].astype(float).to_numpy() if len(done) else np.array([])

@@ -17,12 +17,13 @@ from ..data.phase1 import SPLITS, load_splits
 from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, load_model
 from .evaluator import flat_report
-from .records import mlflow_tracking, split_summary, write_status
+from .records import (TRIAL_STATES, distinct_trials, ledger_path, mlflow_tracking,
+                                                read_trials, split_summary, write_status)
 from .trainer import Trainer
 
 # %% auto #0
-__all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trainer_config', 'data_differences', 'reproduce',
-           'predict_run', 'resume', 'main_runs', 'main_reproduce']
+__all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trials_table', 'trainer_config', 'data_differences',
+           'reproduce', 'predict_run', 'resume', 'main_runs', 'main_reproduce']
 
 # %% ../../nbs/22_training.runs.ipynb #f2200007
 def read_run(run_dir) -> tuple[dict, dict]:
@@ -91,11 +92,25 @@ def list_runs(runs_dir) -> pd.DataFrame:
         rows.append(row | {'error': (st.get('error') or '')[:100]})
     return pd.DataFrame(rows, columns=['run', 'status', 'model', 'horizon', 'started', *_HEADLINE, 'error'])
 
+# %% ../../nbs/22_training.runs.ipynb #9ae8c0f0
+def trials_table(path) -> pd.DataFrame:
+    "The ledger's distinct configurations per data, horizon, model and source, by state; N per data fingerprint."
+    best = distinct_trials(read_trials(path))
+    if best.empty:
+        return pd.DataFrame(columns=['data', 'horizon', 'model', 'source', *TRIAL_STATES, 'N'])
+    t = (best.assign(data=best['fingerprint'].str[:12])
+         .pivot_table(index=['data', 'horizon', 'model', 'source'], columns='state', values='digest', aggfunc='count',
+                      fill_value=0)
+         .reindex(columns=list(TRIAL_STATES), fill_value=0)
+         .reset_index())
+    return t.assign(N=t.groupby('data')[list(TRIAL_STATES)].transform('sum').sum(axis=1)).rename_axis(columns=None)
+
 # %% ../../nbs/22_training.runs.ipynb #f2200016
 def trainer_config(conf: dict) -> dict:
     "The TrainConfig of a run's config.yaml, with its resolved model config (not the shipped defaults of today)."
     mc = {k: v for k, v in conf['model_config'].items() if k not in ('model_name', 'model_family', 'horizon')}
-    return conf['train'] | {'model_config': mc, 'data': conf['data']['dir']}
+    # runs from before the inner slice (0.3) stopped early on val: they reproduce as they ran
+    return {'early_stopping_on': 'val'} | conf['train'] | {'model_config': mc, 'data': conf['data']['dir']}
 
 
 def data_differences(saved: dict, data_dir) -> list[str]:
@@ -183,6 +198,9 @@ def main_runs(argv=None):
     sub = p.add_subparsers(dest='cmd', required=True)
     ls = sub.add_parser('list', help='every run with its status and headline metrics (dead runs are marked failed)')
     ls.add_argument('--runs-dir', default='runs')
+    tr = sub.add_parser('trials', help='the trial ledger: every configuration scored on val (what N counts)')
+    tr.add_argument('--runs-dir', default='runs')
+    tr.add_argument('--all', action='store_true', help='every entry, not the counts')
     pr = sub.add_parser('predict', help="score a split of a Phase-1 directory with a run's model")
     pr.add_argument('run_dir')
     pr.add_argument('--data', required=True, help='a Phase-1 directory with the features the model was trained on')
@@ -197,6 +215,10 @@ def main_runs(argv=None):
             reap(a.runs_dir, say=True)
             df = list_runs(a.runs_dir)
             print(df.to_markdown(index=False, floatfmt='.4f') if len(df) else f"no runs in {a.runs_dir}")
+        elif a.cmd == 'trials':
+            path = ledger_path(a.runs_dir)
+            df = read_trials(path) if a.all else trials_table(path)
+            print(f"{path}:\n" + (df.to_markdown(index=False, floatfmt='.4f') if len(df) else 'no trials recorded'))
         else:
             df = predict_run(a.run_dir, a.data, a.split, a.out)
             print(f"wrote {len(df):,} rows of probabilities to {a.out}")

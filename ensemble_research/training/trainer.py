@@ -16,19 +16,21 @@ from ..core import (CONFIG_DIR, ConfigError, Settings, fingerprint_digests, fing
                                     write_text_atomic)
 from ..data.phase1 import SPLITS, DEFAULT_DATA_DIR, load_splits, split_file
 from ..data.dataset import TimeSeriesDataset
-from ..data.cv import PurgedWalkForward, oof_predict
+from ..data.cv import PurgedWalkForward, fit_stopping, oof_predict
 from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, resolve_model_config
-from .evaluator import EvalConfig, class_prior, evaluate_frame, frame_books, split_bars
+from .evaluator import (EvalConfig, class_prior, evaluate_frame, flat_report, frame_books,
+                                                  split_bars)
 from .plots import (plot_confusion, plot_drawdown, plot_equity, plot_importance,
                                               plot_loss_curves, plot_reliability)
-from .records import (disk_nearly_full, ensure_experiment, flatten_dict, log_pyfunc,
+from .records import (config_digest, disk_nearly_full, ensure_experiment, flatten_dict,
+                                                ledger_path, log_pyfunc, append_trial,
                                                 mlflow_scalars, mlflow_tracking, new_run_dir, process_identity,
                                                 split_summary, tracking_uri, write_parquet, write_status)
 from .records import make_pyfunc  # noqa: F401 (models logged before 0.2 name it here)
 
 # %% auto #0
-__all__ = ['HELD_OUT_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'Trainer', 'metrics_from_predictions']
+__all__ = ['HELD_OUT_NOTE', 'INNER_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'Trainer', 'metrics_from_predictions']
 
 # %% ../../nbs/21_training.trainer.ipynb #e75e35c9
 @dataclasses.dataclass
@@ -49,6 +51,10 @@ class TrainConfig(Settings):
     experiment: str = param('ensemble_research', doc='MLflow experiment name')
     tracking_uri: str | None = param(None, doc='MLflow store; default: sqlite under runs_dir; MLFLOW_TRACKING_URI wins')
     oof: dict = param({}, doc='PurgedWalkForward keys: also save purged out-of-fold train predictions (for ensembles)')
+    early_stopping_on: str = param('inner', choices=('inner', 'val'),
+                                   doc="what early stopping and every fitted choice watch: train's inner slice, or val")
+    inner_fraction: float = param(0.15, lo=0.05, hi=0.5, doc="share of train's last datetimes in the inner slice")
+    inner_embargo: int = param(0, lo=0, doc="bars between the fitted rows' last label end and the inner slice")
 
 # %% ../../nbs/21_training.trainer.ipynb #54f45b98
 class Trainer:
@@ -83,40 +89,50 @@ def prepare_data(self: Trainer) -> dict:
 # %% ../../nbs/21_training.trainer.ipynb #3e931af9
 @patch
 def build_model(self: Trainer):
-    "Instantiate the registered model with the resolved config."
+    "Instantiate the registered model with the resolved config, and the inner slice its choices watch."
     c, sp = self.config, self.splits
     self.model = ModelRegistry.create(self.model_name, self.model_config, c.horizon, sp.features, sp.horizons)
+    self.model.inner = (c.inner_fraction, c.inner_embargo) if c.early_stopping_on == 'inner' else None
     return self.model
+
+
+@patch
+def _val(self: Trainer) -> tuple:
+    "What `fit` gets beside train: X_val, y_val, metadata_val, sample_weight, val_sample_weight (no val with `inner`)."
+    tr, va = self.data['train'], self.data['val']
+    if self.model.inner: return None, None, None, tr.weights, None
+    return va.X, va.y, va.metadata, tr.weights, va.weights
 
 # %% ../../nbs/21_training.trainer.ipynb #8314080d
 @patch
 def train(self: Trainer, resume: bool = False) -> dict:
-    "Fit on train; val drives early stopping. Test is not touched. `resume`: from the run's last checkpoint."
-    tr, va = self.data['train'], self.data['val']
+    "Fit on train, choices made on its inner slice (or val: `early_stopping_on`); test is not touched."
+    tr = self.data['train']
     set_seed(self.model_config.random_seed)
     ck = {}
     if self.model.supports_checkpoints and self.run_dir:
         ck = {'checkpoint_dir': self.run_dir / 'checkpoints' / 'training', 'resume': resume}
     t0 = time.perf_counter()
-    self.history = self.model.fit(tr.X, tr.y, va.X, va.y, tr.metadata, va.metadata, sample_weight=tr.weights,
-                                  val_sample_weight=va.weights, **ck)
+    self.history = fit_stopping(self.model, tr.X, tr.y, tr.metadata, self.model.inner, *self._val(), **ck)
     self.fit_seconds = time.perf_counter() - t0
     return self.history
 
 # %% ../../nbs/21_training.trainer.ipynb #bc5ada17
 @patch
 def out_of_fold(self: Trainer) -> pd.DataFrame:
-    "Purged walk-forward out-of-fold probabilities over train (`oof` settings); val drives early stopping only."
-    tr, va = self.data['train'], self.data['val']
+    "Purged walk-forward out-of-fold probabilities over train (`oof` settings); each fold stops on its own slice."
+    tr = self.data['train']
     set_seed(self.model_config.random_seed)
-    cv = PurgedWalkForward.from_dict(self.config.oof)
-    return oof_predict(self.model, tr.X, tr.y, tr.metadata, cv, va.X, va.y, va.metadata, tr.weights, va.weights)
+    cv, (Xv, yv, mdv, w, wv) = PurgedWalkForward.from_dict(self.config.oof), self._val()
+    return oof_predict(self.model, tr.X, tr.y, tr.metadata, cv, Xv, yv, mdv, w, wv, inner=self.model.inner)
 
 # %% ../../nbs/21_training.trainer.ipynb #c0ce4d6a
-HELD_OUT_NOTE = ('validation did not drive fitting (early_stopping off): choose on val, '
+HELD_OUT_NOTE = ('validation did not drive fitting (nothing to stop early or weigh): choose on val, '
                  'report the model you pick on test')
-SELECTION_NOTE = ('validation drove early stopping (and CatBoost use_best_model), so val metrics are optimistic; '
-                  'test is for the final report of the model you pick, never for choosing')
+INNER_NOTE = ('early stopping and every fitted choice watched the inner slice of train (its last {:.0%} of datetimes, '
+              'purged), not val: choose on val, report the model you pick on test')
+SELECTION_NOTE = ('validation drove early stopping (and CatBoost use_best_model, voting weights), so val metrics are '
+                  'optimistic; test is for the final report of the model you pick, never for choosing')
 
 
 @patch
@@ -124,7 +140,7 @@ def evaluate(self: Trainer) -> dict:
     "Predict val and test (when loaded) once and compute the metrics with the reference rows; nothing is written."
     # like with like: the reference rows' prior is that of every labelled train row, the same for every model,
     # not of this model's windows (a longer window scores fewer rows, and the majority class could flip)
-    prior, out = class_prior(self.splits.train[f'label_h{self.config.horizon}'].dropna()), {}
+    prior, out, m = class_prior(self.splits.train[f'label_h{self.config.horizon}'].dropna()), {}, self.model
     for s in [s for s in ('val', 'test') if s in self.data]:
         ds = self.data[s]
         df = self.model.predict(ds.X, ds.metadata).to_dataframe().assign(label=ds.y)
@@ -135,7 +151,10 @@ def evaluate(self: Trainer) -> dict:
         'train_class_prior': prior.tolist(), 'n_samples': {s: len(d) for s, d in self.data.items()},
         # like with like: every model at a horizon should score the same rows; these say where one does not
         'coverage': {s: {'unscored': len(d.unscored), 'stitched': d.n_stitched} for s, d in self.data.items()},
-        'selection': SELECTION_NOTE if self.model.config.early_stopping else HELD_OUT_NOTE,
+        'early_stopping_on': self.config.early_stopping_on,
+        'selection': (INNER_NOTE.format(m.inner[0]) if m.inner
+                      else SELECTION_NOTE if m.uses_validation else HELD_OUT_NOTE),
+        'inner_slice': self.history.get('inner_slice'),
         'fit_seconds': self.fit_seconds, 'best_iteration': self.history.get('best_iteration')}
     return self.metrics
 
@@ -150,15 +169,16 @@ def save_predictions(self: Trainer):
         if len(self.data[s].unscored): write_parquet(self.data[s].unscored, d / f'{s}_unscored.parquet')
 
 
-def metrics_from_predictions(run_dir) -> dict:
-    "Recompute a run's metrics from its saved predictions, config and train prior: checks that metrics.json is honest."
+def metrics_from_predictions(run_dir, rows: dict | None = None) -> dict:
+    "A run's metrics from its saved predictions, config and prior (`rows`: {split: datetime, symbol} to keep only)."
     run_dir = Path(run_dir)
     conf, d = read_yaml(run_dir / 'config.yaml'), run_dir / 'predictions'
     prior = json.loads((run_dir / 'metrics' / 'metrics.json').read_text())['train_class_prior']
     cfg, horizon = EvalConfig.from_dict(conf['evaluation']), conf['train']['horizon']
     bars = lambda s: pd.read_parquet(d / f'{s}_bars.parquet') if (d / f'{s}_bars.parquet').is_file() else None
-    return {s: evaluate_frame(pd.read_parquet(d / f'{s}_predictions.parquet'), prior, horizon, cfg, bars(s))
-            for s in ('val', 'test')}
+    preds = lambda s: (pd.read_parquet(d / f'{s}_predictions.parquet') if rows is None  # merge keeps the file's order
+                       else pd.read_parquet(d / f'{s}_predictions.parquet').merge(rows[s], on=['datetime', 'symbol']))
+    return {s: evaluate_frame(preds(s), prior, horizon, cfg, bars(s)) for s in ('val', 'test')}
 
 # %% ../../nbs/21_training.trainer.ipynb #e94c3da4
 @patch
@@ -237,15 +257,32 @@ def _params(self: Trainer) -> dict:
 @patch
 def _mark_failed(self: Trainer, e: BaseException) -> BaseException:
     "Mark the run failed with `e` and its traceback; returns what to raise (ENOSPC when the disk is nearly full)."
-    rd = self.run_dir
+    rd, fp = self.run_dir, self.model.data_fingerprint
     try:
         write_status(rd, 'failed', error=f'{type(e).__name__}: {e}', traceback=traceback.format_exc(),
                      mlflow_run_id=self.mlflow_run_id)
+        if fp: self.record_trial('failed', fp, run_dir=str(rd))  # a failed try is still a try
     except OSError as e2:  # a full disk may refuse even this: say so, and keep the first error
         e.add_note(f"{rd} could not be marked failed ({e2.strerror}); er_runs list marks it once this process ends")
     if not isinstance(e, OSError) and disk_nearly_full(rd):  # a library's own words for it (XGBoost, SQLite)
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(rd))
     return e
+
+# %% ../../nbs/21_training.trainer.ipynb #9f74f21d
+_NOT_IDENTITY = {'data', 'runs_dir', 'verbose', 'experiment', 'tracking_uri', 'oof', 'seed', 'model', 'model_config'}
+
+
+@patch
+def record_trial(self: Trainer, state: str, fingerprint: str, source: str = 'run', **extra) -> dict:
+    "Append this configuration to the trial ledger as `state`, with its val Sharpe per bar when it was scored."
+    c = self.config
+    mc = {k: v for k, v in self.model_config.to_dict().items() if k not in ('verbose', 'base_runs')}
+    ident = {'model': self.model_name, 'model_config': mc, 'evaluation': self.eval_config.to_dict(),
+             'train': {k: v for k, v in c.to_dict().items() if k not in _NOT_IDENTITY}}
+    val = flat_report(self.metrics['val']['model']) if state == 'complete' and 'val' in self.metrics else {}
+    return append_trial(ledger_path(c.runs_dir, c.tracking_uri), fingerprint=fingerprint, horizon=c.horizon,
+                        model=self.model_name, digest=config_digest(ident), state=state, source=source,
+                        val_sharpe_per_bar=val.get('sharpe_per_bar'), val_n_bars=val.get('n_bars'), **extra)
 
 # %% ../../nbs/21_training.trainer.ipynb #8739f063
 @patch
@@ -262,6 +299,7 @@ def _finish(self: Trainer):
     for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
         mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
     info = log_pyfunc(self.model, self._input_example(), rd / 'checkpoints' / 'model')
+    self.record_trial('complete', self.model.data_fingerprint, run_dir=str(rd))  # before complete: or it is failed
     write_status(rd, 'complete', mlflow_run_id=self.mlflow_run_id, model_uri=info.model_uri)
     mlflow.log_artifacts(str(rd), artifact_path='run_dir')
 

@@ -24,8 +24,9 @@ def format_summary(s: dict) -> str:
         + ', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in s['best_params'].items()))
     if 'deflated_sharpe' in s:
         lines.append(
-            f"val Sharpe of the best: {s['best_sharpe']:.3f}; deflated Sharpe ratio given {s['complete']} complete "
-            f"trials: {s['deflated_sharpe']:.3f} (probability that it beats the best of that many by luck)")
+            f"val Sharpe of the best: {s['best_sharpe']:.3f}; deflated Sharpe ratio given N = {s['dsr_trials']} trials "
+            f"(every state, from {s['dsr_trials_from']}): {s['deflated_sharpe']:.3f} (probability that it beats the "
+            "best of that many by luck)")
     else:
         lines.append("no deflated Sharpe: the best trial's validation book has no Sharpe (it never trades)")
     return '\n'.join(lines)
@@ -64,7 +65,7 @@ def main(argv=None):
             | {k: v for k, v in given.items() if v is not None}
             | {'mlflow': not a.no_mlflow, 'verbose': a.verbose})
         study = tune(cfg)
-        print(format_summary(summary(study)))
+        print(format_summary(summary(study, cfg.ledger)))
         print(f"dashboard: optuna-dashboard {cfg.storage_url}")
         if a.lock is not None:
             path = lock(study, cfg, a.lock or None)

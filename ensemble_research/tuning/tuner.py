@@ -11,12 +11,13 @@ import numpy as np
 import optuna
 import yaml
 from tqdm.auto import tqdm
-from ..core import (CONFIG_DIR, ConfigError, ResearchError, Settings, closest, param, quiet_libraries,
-                                    read_yaml)
-from ..data.phase1 import load_splits
+from ..core import (CONFIG_DIR, ConfigError, ResearchError, Settings, closest, fingerprint_files, param,
+                                    quiet_libraries, read_yaml)
+from ..data.phase1 import SPLITS, load_splits, split_file
 from ..models import ModelRegistry
 from ..training.evaluator import deflated_sharpe, flat_report
-from ..training.records import ensure_experiment, mlflow_tracking, tracking_uri
+from ..training.records import (ensure_experiment, ledger_path, mlflow_tracking, read_trials,
+                                                trial_count, tracking_uri)
 from ..training.trainer import TrainConfig, Trainer
 
 # %% auto #0
@@ -98,6 +99,11 @@ class TuneConfig(Settings):
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{Path(self.runs_dir).resolve() / 'optuna.db'}"
 
+    @property
+    def ledger(self) -> Path:
+        "The trial ledger its trials go to (`records.ledger_path`), whose N the deflated Sharpe uses."
+        return ledger_path(self.runs_dir)
+
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e015
 def open_storage(cfg: TuneConfig) -> optuna.storages.RDBStorage:
     "The study's RDB storage with heartbeats and retries; the SQLite file's directory is created."
@@ -149,6 +155,9 @@ def _reporter(trial: optuna.Trial, sign: float):
 def objective(cfg: TuneConfig, splits, parent_run: str | None = None):
     "The study's objective: train on train, score on val; `splits` holds train and val only."
 
+    # the ledger's data fingerprint, as every run records it (the split files' bytes: the test file is never parsed)
+    fp = fingerprint_files([split_file(cfg.data, s) for s in SPLITS])
+
     def run(trial: optuna.Trial) -> float:
         space = {k: v for k, v in search_space(cfg.model).items() if k not in cfg.model_config}
         params = suggest(trial, cfg.model, space)
@@ -159,11 +168,20 @@ def objective(cfg: TuneConfig, splits, parent_run: str | None = None):
         t.prepare_data()
         t.build_model()
         t.model.on_iteration = _reporter(trial, 1.0 if cfg.direction == 'minimize' else -1.0)
-        with _trial_run(cfg, trial, params, parent_run) as log:
-            t.train()
-            t.evaluate()
-            val = flat_report(t.metrics['val']['model'])
-            log(val)
+        state = 'failed'
+        try:  # every trial goes into the ledger, pruned and failed ones too: the deflated Sharpe counts them all
+            with _trial_run(cfg, trial, params, parent_run) as log:
+                t.train()
+                t.evaluate()
+                val = flat_report(t.metrics['val']['model'])
+                log(val)
+            state = 'complete'
+        except optuna.TrialPruned:
+            state = 'pruned'
+            raise
+        finally:
+            t.record_trial(state, fp, source='tune', study=cfg.study_name, trial=trial.number)
+        trial.set_user_attr('fingerprint', fp)
         for k, v in val.items():
             trial.set_user_attr(k, v)
         key = cfg.metric.removeprefix('val_')
@@ -312,7 +330,7 @@ def _end_parent(cfg: TuneConfig, parent: str | None, status: str, study: optuna.
     with mlflow_tracking(tracking_uri(cfg.runs_dir)), quiet_libraries():
         client = mlflow.MlflowClient()
         if study is not None:
-            s = summary(study)
+            s = summary(study, cfg.ledger)
             nums = {k: s.get(k) for k in ('trials', 'complete', 'pruned', 'fail', 'best_value', 'deflated_sharpe')}
             ts = int(time.time() * 1000)
             metrics = [mlflow.entities.Metric(k, float(v), ts, 0) for k, v in nums.items() if v is not None]
@@ -320,8 +338,8 @@ def _end_parent(cfg: TuneConfig, parent: str | None, status: str, study: optuna.
         client.set_terminated(parent, status)
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e024
-def summary(study: optuna.Study) -> dict:
-    "Counts by state, the best trial's value and point, and its deflated Sharpe ratio given the trials tried."
+def summary(study: optuna.Study, ledger: Path | None = None) -> dict:
+    "Counts by state, the best trial's value and point, and its deflated Sharpe ratio: N from `ledger`, else the study."
     states = [t.state.name for t in study.trials]
     out = {k.lower(): states.count(k) for k in ('COMPLETE', 'PRUNED', 'FAIL', 'RUNNING', 'WAITING')}
     out |= {'trials': len(states), 'study': study.study_name, 'metric': study.user_attrs.get('metric')}
@@ -332,15 +350,20 @@ def summary(study: optuna.Study) -> dict:
     out |= {'best_trial': b.number, 'best_value': b.value, 'best_params': b.params}
     a = b.user_attrs
     if np.isfinite(a.get('sharpe_per_bar', np.nan)):
-        srs = [t.user_attrs.get('sharpe_per_bar', np.nan) for t in done]
-        out['best_sharpe'] = a.get('sharpe')
-        out['deflated_sharpe'] = deflated_sharpe(a['sharpe_per_bar'], int(a['n_bars']), a['skew'], a['kurtosis'], srs)
+        # N: every trial (pruned and failed too); from the ledger, every configuration scored on the same data
+        n, srs, src = len(study.trials), [t.user_attrs.get('sharpe_per_bar', np.nan) for t in done], 'study'
+        if ledger is not None and (fp := a.get('fingerprint')):
+            n_led, srs_led = trial_count(read_trials(ledger), fp)
+            if n_led >= n: n, srs, src = n_led, srs_led, str(ledger)
+        out |= {'best_sharpe': a.get('sharpe'), 'dsr_trials': n, 'dsr_trials_from': src,
+                'deflated_sharpe': deflated_sharpe(a['sharpe_per_bar'], int(a['n_bars']), a['skew'], a['kurtosis'],
+                                                   srs, n_trials=n)}
     return out
 
 
 def lock(study: optuna.Study, cfg: TuneConfig, path=None) -> Path:
     "Write the best trial's config as an er_train config (model, horizon, data, model_config), with a header."
-    s = summary(study)
+    s = summary(study, cfg.ledger)
     if s['best_params'] is None:
         raise ConfigError(f"study {study.study_name!r} has no complete trial to lock")
     name = ModelRegistry.resolve(cfg.model).split(':')[1]
