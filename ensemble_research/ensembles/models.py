@@ -235,12 +235,12 @@ def _align(oofs: list, md: pd.DataFrame, y) -> tuple[np.ndarray, list]:
     for i, o in enumerate(oofs):
         cols = {c: f'{c}_{i}' for c in PROB_COLUMNS}
         key = key.merge(o[['datetime', 'symbol', *PROB_COLUMNS]].rename(columns=cols), on=['datetime', 'symbol'])
-    rows = key.sort_values('row')['row'].to_numpy()
+    key = key.sort_values('row')
+    rows = key['row'].to_numpy()
     if len(rows) < 30 or len(np.unique(y[rows])) < 2:
         raise ModelError(
             f"only {len(rows)} train rows have out-of-fold predictions from every base, with classes "
             f"{sorted(set(decode_labels(np.unique(y[rows]))))}: lower oof.initial_fraction or use more data")
-    key = key.sort_values('row')
     return rows, [key[[f'{c}_{i}' for c in PROB_COLUMNS]].to_numpy() for i in range(len(oofs))]
 
 
