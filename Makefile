@@ -10,7 +10,7 @@ QUICK_DATA ?= data/splits/quick
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo lab test test-slow sync rules readme docs outputs nbtest pytest clean
+.PHONY: install demo walkforward lab test test-slow sync rules readme docs outputs nbtest pytest clean
 
 $(STAMP): settings.ini setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: install
 	$(BIN)/er_experiment quick
 	@echo "next: the runs are in runs/ (one folder per experiment: executed notebooks, run directories, leaderboard);"
 	@echo "      browse them with  $(BIN)/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db"
+
+INDEX_DATA ?= data/splits/indices
+walkforward: install  # walk-forward verdicts on the S&P 500 and NASDAQ index history (1999-2018), yearly refits
+	@test -f $(INDEX_DATA)/train_scaled.parquet || $(BIN)/er_data sample --source indices --out $(INDEX_DATA)
+	$(BIN)/er_experiment walkforward --parallel 2
 
 LAB_ROOT ?= .
 LAB_ARGS ?=

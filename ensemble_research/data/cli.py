@@ -76,6 +76,9 @@ def main(argv=None):
     s.add_argument('--symbols', type=int, default=None,
                    help='a seeded random subset of this many symbols (default: all)')
     s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--source', choices=['stocks', 'indices'], default='stocks',
+                   help='stocks: one year of about 500 S&P 500 stocks (2009-2010); indices: the S&P 500 and NASDAQ '
+                        'indices, 1999-2018, about 5,000 daily bars each (for walk-forward verdicts)')
     b = sub.add_parser('build', help='build Phase-1 splits from your own long-format OHLCV bars (CSV or parquet)')
     b.add_argument('--bars', required=True, help='file with datetime, symbol, open, high, low, close, volume')
     b.add_argument('--out', required=True, help='a new (or empty) directory for the splits')
@@ -90,9 +93,13 @@ def main(argv=None):
             sp = load_splits(a.dir, horizon=a.horizon, nan_policy=a.nan_policy, gap_policy=a.gap_policy)
             print(json.dumps(sp.summary, indent=1) if a.json else format_summary(sp.summary, sp.features, a.dir))
         elif a.cmd == 'sample':
-            from ensemble_research.data.sample import build_sample
+            from ensemble_research.data.sample import build_indices, build_sample
 
-            print(_wrote(build_sample(a.out, symbols=a.symbols, seed=a.seed), a.out))
+            if a.source == 'indices' and a.symbols is not None:
+                raise ConfigError("--symbols picks stocks; the indices source has two symbols (SP500, NASDAQ)")
+            card = (build_indices(a.out) if a.source == 'indices'
+                    else build_sample(a.out, symbols=a.symbols, seed=a.seed))
+            print(_wrote(card, a.out))
         else:
             from ensemble_research.data.sample import build_from_bars
 

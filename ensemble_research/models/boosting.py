@@ -38,7 +38,7 @@ class BoostingConfig(ModelConfig):
     subsample: float = param(0.8, lo=0.05, hi=1.0, doc='row fraction per round')
     colsample: float = param(0.8, lo=0.05, hi=1.0, doc='feature fraction per tree')
     reg_lambda: float = param(1.0, lo=0.0, doc='L2 regularization')
-    n_jobs: int = param(0, lo=0, doc='threads; 0: all cores')
+    n_jobs: int = param(0, lo=0, doc='threads; 0: OMP_NUM_THREADS when set (a worker\'s share), else all cores')
     patience: int = param(20, lo=1)
 
 
@@ -55,7 +55,7 @@ class BoostingModel(BaseModel):
 
     @property
     def threads(self):
-        return self.config.n_jobs or os.cpu_count()
+        return self.config.n_jobs or int(os.environ.get('OMP_NUM_THREADS') or 0) or os.cpu_count()
 
     @property
     def device(self):

@@ -10,7 +10,9 @@ import yaml
 from ..core import ConfigError, cli_errors, read_yaml
 from ..models.registry import ModelRegistry
 from .evaluator import metrics_table
+import numpy as np
 from .trainer import TrainConfig, Trainer
+from .walkforward import WalkForward
 from .runs import reap, resume
 
 # %% auto #0
@@ -32,8 +34,11 @@ def apply_sets(cfg: dict, sets: list) -> dict:
             cfg['evaluation'][name] = val
         elif section == 'train':
             cfg[name] = val
+        elif section == 'walk_forward':
+            cfg.setdefault('walk_forward', {})[name] = val
         else:
-            raise ConfigError(f"--set {key}: the prefix must be model., evaluation. or train., got {section!r}")
+            raise ConfigError(
+                f"--set {key}: the prefix must be model., evaluation., train. or walk_forward., got {section!r}")
     return cfg
 
 # %% ../../nbs/23_training.cli.ipynb #15df92c7
@@ -53,7 +58,8 @@ RESULT_COLUMNS = ['accuracy', 'macro_f1', 'log_loss', 'sharpe', 'sharpe_ci_low',
 def format_result(t: Trainer) -> str:
     "Val and test metrics beside the two reference rows, the run directory and the MLflow run id."
     n = ', '.join(f"{s} {k:,}" for s, k in t.metrics['n_samples'].items())
-    tab = metrics_table(t.metrics).reindex(columns=RESULT_COLUMNS)
+    wf = t.metrics.get('walk_forward')
+    tab = metrics_table(t.metrics, ('val', 'test', 'oos') if wf else ('val', 'test')).reindex(columns=RESULT_COLUMNS)
     lines = [f"{t.model_name} h{t.config.horizon}: {n} samples", '', tab.to_string(float_format='{:.4f}'.format)]
     for s in ('val', 'test'):
         tr = t.metrics[s]['model']['trading']
@@ -67,6 +73,13 @@ def format_result(t: Trainer) -> str:
                          f"predictions/{s}_unscored.parquet); its metrics leave them out")
         if cov['stitched']:
             lines.append(f"{s}: {cov['stitched']} windows open with the previous split's rows, across the purge gap")
+    if wf:
+        w = wf['sharpe_ci_width']
+        lines.append(f"walk-forward: {wf['n_folds']} folds of {wf['refit_every']} bars from {wf['first_block']}; "
+                     f"oos is the whole stitched record, {wf['bars']['oos']} bars ({wf['bars_vs_test'] or 0:.1f}x the "
+                     f"test split's); Sharpe interval width {w.get('oos', np.nan):.2f} against "
+                     f"{w.get('test', np.nan):.2f} on test alone. Scaling: {wf['scaling']}. "
+                     "Folds: metrics/folds.parquet")
     lines += [f"note: {t.metrics['selection']}", f"\nrun directory: {t.run_dir}", f"mlflow run: {t.mlflow_run_id} "
               f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})"]
     return '\n'.join(lines)
@@ -85,6 +98,11 @@ def main(argv=None):
     p.add_argument('--seed', type=int)
     p.add_argument('--runs-dir')
     p.add_argument('--resume', metavar='RUN_DIR', help='continue a killed or failed run from its last checkpoint')
+    p.add_argument('--walk-forward', action='store_true',
+                   help='re-fit block by block through train, val and test as one history (settings: --set '
+                        'walk_forward.refit_every=63, window, train_bars, min_train_bars, embargo)')
+    p.add_argument('--parallel', type=int, default=1, help='walk-forward folds fitted at once, in worker processes')
+    p.add_argument('--scheduler', help='walk-forward: fit the folds on a Dask cluster (tcp://host:8786)')
     p.add_argument('--debug', action='store_true', help='show the traceback of an error')
     p.add_argument('--verbose', action='store_true', help="show the libraries' own logs, warnings and progress bars")
     a = p.parse_args(argv)
@@ -99,13 +117,16 @@ def main(argv=None):
             if v is not None:
                 cfg[k] = v
         cfg = apply_sets(cfg, a.set)
+        walk = cfg.pop('walk_forward', None)
+        if walk is not None and not a.walk_forward:
+            raise ConfigError("walk_forward settings were given without --walk-forward: add the flag")
         TrainConfig.from_dict(cfg)  # a key with a typo or a wrong type fails here, naming the closest key
         if 'model' not in cfg:
             raise ConfigError("--model is required (er_train --list shows the models)")
         if 'horizon' not in cfg:
             raise ConfigError("--horizon is required (er_data check shows the horizons the data has)")
-        t = Trainer(cfg)
+        t = WalkForward(cfg, walk) if a.walk_forward else Trainer(cfg)
         if Path(t.config.runs_dir).is_dir():  # runs whose process died are marked failed before a new one starts
             reap(t.config.runs_dir, say=True)
-        t.run_full_pipeline()
+        t.run_full_pipeline(a.parallel, a.scheduler) if a.walk_forward else t.run_full_pipeline()
         print(format_result(t))

@@ -20,8 +20,9 @@ from ..models.base import CLASSES, PROB_COLUMNS, decode_labels
 # %% auto #0
 __all__ = ['MIN_BARS', 'EvalConfig', 'calibration_bins', 'expected_calibration_error', 'classification_metrics', 'bars_per_year',
            'positions', 'mtm_book', 'cohort_book', 'probabilistic_sharpe', 'deflated_sharpe', 'book_stats', 'book',
-           'trading_metrics', 'information_coefficient', 'class_prior', 'reference_predictions', 'evaluate',
-           'evaluate_with_references', 'split_bars', 'evaluate_frame', 'frame_books', 'flat_report', 'metrics_table']
+           'trading_metrics', 'ic_series', 'information_coefficient', 'class_prior', 'reference_predictions',
+           'evaluate', 'evaluate_with_references', 'split_bars', 'evaluate_frame', 'frame_books', 'flat_report',
+           'metrics_table']
 
 # %% ../../nbs/20_training.evaluator.ipynb #8a147396
 @dataclasses.dataclass
@@ -239,16 +240,21 @@ def trading_metrics(P, fwd_ret, datetimes, symbols, horizon: int, cfg: EvalConfi
     return out
 
 # %% ../../nbs/20_training.evaluator.ipynb #6b0e0012
+def ic_series(score, fwd_ret, datetimes, min_symbols: int = 5) -> pd.Series:
+    "The Spearman IC between `score` and `fwd_ret` across symbols, per datetime with at least `min_symbols` of them."
+    df = pd.DataFrame({'dt': np.asarray(datetimes), 's': np.asarray(score, float), 'f': np.asarray(fwd_ret, float)})
+    df = df[df.groupby('dt')['s'].transform('size') >= min_symbols]
+    ranks = df.groupby('dt')[['s', 'f']].rank().assign(dt=df['dt'])
+    return ranks.groupby('dt').apply(lambda g: g['s'].corr(g['f'])).dropna().rename('ic')
+
+
 def information_coefficient(score, fwd_ret, datetimes, min_symbols: int = 5) -> dict:
     "Per-datetime Spearman IC between `score` and `fwd_ret` across symbols, summarised."
-    df = pd.DataFrame({'dt': np.asarray(datetimes), 's': np.asarray(score, float), 'f': np.asarray(fwd_ret, float)})
-    if df['s'].nunique() <= 1:
+    if pd.Series(np.asarray(score, float)).nunique() <= 1:
         return {'skipped': 'the score is constant: no ranking to correlate'}
-    df = df[df.groupby('dt')['s'].transform('size') >= min_symbols]
-    if df['dt'].nunique() < 2:
+    if (pd.Series(np.asarray(datetimes)).value_counts() >= min_symbols).sum() < 2:
         return {'skipped': f'fewer than 2 datetimes with at least {min_symbols} symbols'}
-    ranks = df.groupby('dt')[['s', 'f']].rank().assign(dt=df['dt'])
-    ic = ranks.groupby('dt').apply(lambda g: g['s'].corr(g['f'])).dropna()
+    ic = ic_series(score, fwd_ret, datetimes, min_symbols)
     sd = float(ic.std(ddof=1)) if len(ic) > 1 else float('nan')
     return {'mean_ic': float(ic.mean()), 'ic_std': sd, 'icir': float(ic.mean() / sd) if sd > 0 else float('nan'),
             'ic_positive_share': float((ic > 0).mean()), 'ic_dates': int(len(ic)), 'ic_min_symbols': min_symbols}

@@ -4,8 +4,8 @@
 
 # %% ../../nbs/24_training.experiment.ipynb #297353e7
 from __future__ import annotations
-import argparse, contextlib, dataclasses, importlib.resources, itertools, json, sys, tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import argparse, dataclasses, importlib.resources, itertools, json, sys, tempfile
+from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,14 +14,16 @@ from traitlets.config import Config
 from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, read_yaml, shipped_config
 from ..data.phase1 import load_splits
 from ..models.registry import ModelRegistry, resolve_model_config
-from .evaluator import MIN_BARS, deflated_sharpe, flat_report
+from .evaluator import MIN_BARS, EvalConfig, deflated_sharpe, flat_report
+from .compare import COMPARE_MIN_DATETIMES, compare, datetime_losses
+from .walkforward import WalkForwardConfig, task_runner, thread_share
 from .records import (ensure_experiment, ledger_path, mlflow_tracking, new_run_dir,
                                                 process_identity, read_trials, trial_count, tracking_uri)
 from .trainer import metrics_from_predictions
 from .runs import reap
 
 # %% auto #0
-__all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'run_experiment', 'main']
+__all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'terminal_table', 'run_experiment', 'main']
 
 # %% ../../nbs/24_training.experiment.ipynb #aad7d4f7
 TEMPLATE = Path(str(importlib.resources.files('ensemble_research'))) / 'templates' / 'experiment.ipynb'
@@ -46,7 +48,7 @@ class ExperimentConfig(Settings):
         'val_macro_f1', doc='{val|test}_{metric}; lower is better for log_loss, brier and max_drawdown')
     quick: bool = param(False, doc="use each model's quick_config")
     model_config: dict = param({}, doc='per-model overrides: {model: {key: value}}')
-    evaluation: dict = param({})
+    evaluation: dict = param({}, doc='EvalConfig keys; mode: walk_forward (and WalkForwardConfig keys) walks forward')
     train: dict = param({}, doc='other TrainConfig keys')
 
 
@@ -57,6 +59,19 @@ def load_experiment(config) -> ExperimentConfig:
         read_yaml(p if p.suffix in ('.yaml', '.yml') or p.exists() else shipped_config('experiments', str(config))))
 
 # %% ../../nbs/24_training.experiment.ipynb #4a4408d7
+def _evaluation(cfg: ExperimentConfig) -> tuple[dict, dict | None]:
+    "(EvalConfig keys, walk-forward settings or None) of the experiment's `evaluation` block."
+    ev = dict(cfg.evaluation)
+    mode = ev.pop('mode', 'split')
+    if mode not in ('split', 'walk_forward'):
+        raise ConfigError(f"evaluation.mode must be split or walk_forward, got {mode!r}")
+    walk = {k: ev.pop(k) for k in WalkForwardConfig.keys() if k in ev}
+    if mode == 'split' and walk:
+        raise ConfigError(f"evaluation has walk-forward keys {sorted(walk)} but mode split: add mode: walk_forward")
+    EvalConfig.from_dict(ev)  # a typo fails before any cell runs
+    return ev, (WalkForwardConfig.from_dict(walk).to_dict() if mode == 'walk_forward' else None)
+
+
 def expand(cfg: ExperimentConfig) -> list[dict]:
     "The cells of the grid, checked up front: every model available, every horizon in the data, every config valid."
     split, metric = cfg.rank_by.split('_', 1) if '_' in cfg.rank_by else ('', '')
@@ -66,6 +81,7 @@ def expand(cfg: ExperimentConfig) -> list[dict]:
             f"pick, never for choosing; rank on val_{metric} instead")
     if split != 'val' or metric not in _METRICS:
         raise ConfigError(f"rank_by must be val_{{metric}} with metric one of {list(_METRICS)}, got {cfg.rank_by!r}")
+    _evaluation(cfg)  # a bad evaluation block fails before anything runs
     sp = load_splits(cfg.data)
     names = ([m['full_name']
               for m in ModelRegistry.list_models(available_only=True)
@@ -127,8 +143,9 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
     # absolute paths only: cells run in threads, and nothing here may depend on the process's working directory
     exp_dir = Path(exp_dir).resolve()
     nb, res = exp_dir / f"{cell['stem']}.ipynb", exp_dir / f".{cell['stem']}.json"
+    evaluation, walk = _evaluation(cfg)
     params = {'model': cell['model'], 'horizon': cell['horizon'], 'seed': cell['seed'],
-              'config_overrides': cell['config_overrides'], 'evaluation': cfg.evaluation,
+              'config_overrides': cell['config_overrides'], 'evaluation': evaluation, 'walk_forward': walk,
               'train_options': cfg.train | cell.get('train', {}) | ({'verbose': True} if verbose else {}),
               'data_dir': str(Path(cfg.data).resolve()), 'runs_dir': str(exp_dir), 'experiment_name': cfg.name,
               'tracking_uri': uri, 'result_path': str(res)}
@@ -219,7 +236,7 @@ def leaderboard(results: list[dict], rank_by: str, ledger: Path | None = None) -
     cells = pd.Series([(r['model'], r['horizon']) for r in results]).value_counts()  # cells the grid asked for
     out['n_cells'] = [cells.get((m, h), n) for m, h, n in zip(out['model'], out['horizon'], out['n_runs'])]
     out['missing'] = [_missing(results, m, h) for m, h in zip(out['model'], out['horizon'])]
-    return _deflate(_median_seed_intervals(out, df), df, ledger)
+    return _compare(_deflate(_median_seed_intervals(out, df), df, ledger), df, common)
 
 
 def _median_seed_intervals(out: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -261,6 +278,43 @@ def _deflate(out: pd.DataFrame, runs: pd.DataFrame, ledger: Path | None = None) 
     return out
 
 
+# %% ../../nbs/24_training.experiment.ipynb #43ec5e1f
+_COMPARED = ('spa_p', 'spa_p_majority', 'spa_p_always_long', 'spa_p_grid', 'mcs_p', 'loss_diff', 'loss_diff_low',
+             'loss_diff_high')
+
+
+def _val_losses(run_dir, rows: pd.DataFrame) -> pd.DataFrame:
+    "A run's per-datetime val losses on `rows` (datetime, symbol) with its own prior, evaluation settings and bars."
+    d, conf = Path(run_dir) / 'predictions', read_yaml(Path(run_dir) / 'config.yaml')
+    prior = json.loads((Path(run_dir) / 'metrics' / 'metrics.json').read_text())['train_class_prior']
+    bars = pd.read_parquet(d / 'val_bars.parquet') if (d / 'val_bars.parquet').is_file() else None
+    df = pd.read_parquet(d / 'val_predictions.parquet').merge(rows, on=['datetime', 'symbol'])
+    return datetime_losses(df, prior, conf['train']['horizon'], EvalConfig.from_dict(conf['evaluation']), bars)
+
+
+def _compare(out: pd.DataFrame, runs: pd.DataFrame, common: dict, reps: int = 1000) -> pd.DataFrame:
+    "SPA p-values and 90% MCS membership of each model row, per horizon, on val's common rows (mean over seeds)."
+    out[list(_COMPARED)], out['in_mcs'], out['compare_note'] = np.nan, pd.NA, ''
+    models = runs[~runs['model'].str.startswith('reference:')]
+    for h, d in models.groupby('horizon'):
+        keys = list(d.groupby(['model', 'bases'], sort=False).groups)
+        losses = {f'{m}|{b}': pd.concat([_val_losses(p, common[(h, 'val')])
+                                         for p in d.loc[(d['model'] == m) & (d['bases'] == b), 'run_dir']])
+                  .groupby(level=0).mean() for m, b in keys}
+        at = out.index[(out['horizon'] == h) & ~out['is_reference']]
+        n = len(pd.DataFrame({k: v['log_loss'] for k, v in losses.items()}).dropna())
+        if n < COMPARE_MIN_DATETIMES:
+            out.loc[at, 'compare_note'] = f"{n} val datetimes scored by every model: too few to compare them"
+            continue
+        v = compare(losses, reps=reps).reindex([f'{m}|{b}' for m, b in out.loc[at, ['model', 'bases']].to_numpy()])
+        out.loc[at, list(_COMPARED)] = v[list(_COMPARED)].to_numpy(float)
+        out.loc[at, 'in_mcs'] = v['in_mcs'].to_numpy()
+        out.loc[at, 'compare_note'] = (f"{n} val datetimes; losses: per-datetime mean log loss (MCS, SPA against the "
+                                       f"majority) and negative book return (SPA against always long); stationary "
+                                       f"bootstrap, block sqrt(T) = {max(1, int(np.sqrt(n)))}, {reps} draws, seed 0")
+    out['in_mcs'] = out['in_mcs'].astype('boolean')
+    return out
+
 # %% ../../nbs/24_training.experiment.ipynb #2139a000
 def _verdict_lines(lb: pd.DataFrame, rank_by: str) -> str:
     "The rows each horizon's models were compared on, and what the deflated Sharpe tested against how many trials."
@@ -280,6 +334,17 @@ def _verdict_lines(lb: pd.DataFrame, rank_by: str) -> str:
                        "this grid's runs of every horizon (no trial ledger)") + f": {r.val_deflated_sharpe:.3f}"
                    + (f" (over {int(r.val_n_bars)} bars, fewer than {MIN_BARS}: a warning, not a verdict)"
                       if r.val_n_bars < MIN_BARS else ''))
+    out += ['', '**Tied for best** (in_mcs: the 90% Model Confidence Set of Hansen, Lunde and Nason on val log loss; '
+            "spa_p: Hansen's SPA p-value against the majority on log loss and always long on the book, the larger; "
+            'spa_p_grid: the best of the grid against the majority, after data snooping):', '']
+    for h, d in lb[~lb['is_reference']].groupby('horizon'):
+        if d['in_mcs'].isna().all():
+            out.append(f"- h{h}: not compared ({d['compare_note'].iat[0]})")
+            continue
+        tied, beat = d.loc[d['in_mcs'].fillna(False), 'model'], d.loc[d['spa_p'] < 0.05, 'model']
+        out.append(f"- h{h}: {len(tied)} of {len(d)} in the MCS ({', '.join(tied)}); beating both references at 5%: "
+                   f"{', '.join(beat) if len(beat) else 'none'}; spa_p_grid {d['spa_p_grid'].iat[0]:.3f} "
+                   f"({d['compare_note'].iat[0]})")
     return '\n'.join(out) + '\n'
 
 
@@ -291,7 +356,8 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
 
     lb.to_parquet(exp_dir / 'leaderboard.parquet', index=False)
     extra = ('val_accuracy', 'val_mean_ic', 'val_sharpe', 'val_n_bars', 'val_reliable', 'val_psr',
-             'val_deflated_sharpe', 'dsr_trials', 'test_accuracy', 'test_macro_f1', 'test_mean_ic', 'test_sharpe',
+             'val_deflated_sharpe', 'dsr_trials', 'spa_p', 'spa_p_grid', 'in_mcs', 'mcs_p', 'test_accuracy',
+             'test_macro_f1', 'test_mean_ic', 'test_sharpe',
              'test_sharpe_ci_low', 'test_sharpe_ci_high', 'test_n_bars', 'test_reliable', 'test_max_drawdown')
     show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std', f'{rank_by}_own'] + [
         c for c in extra if c != rank_by]
@@ -328,34 +394,53 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
     fig.tight_layout()
     fig.savefig(exp_dir / 'leaderboard.png', dpi=90)
     plt.close(fig)
+    _plot_differentials(lb, exp_dir / 'loss_differential.png')
     return md
+
+
+def _plot_differentials(lb: pd.DataFrame, path: Path):
+    "Each model's mean val log-loss excess over the best with its 90% bootstrap interval; MCS members in blue."
+    import matplotlib.pyplot as plt
+
+    d = lb[lb['loss_diff'].notna()]
+    if not len(d): return
+    fig, axes = plt.subplots(1, d['horizon'].nunique(), figsize=(5.5 * d['horizon'].nunique(), 0.5 * len(d) + 2),
+                             squeeze=False)
+    for ax, (h, g) in zip(axes[0], d.groupby('horizon')):
+        err = np.abs(g[['loss_diff_low', 'loss_diff_high']].to_numpy().T - g['loss_diff'].to_numpy())
+        ax.errorbar(g['loss_diff'], g['model'], xerr=err, fmt='o', ecolor='grey', capsize=3)
+        ax.scatter(g['loss_diff'], g['model'], c=np.where(g['in_mcs'].fillna(False), 'tab:blue', 'tab:red'), zorder=3)
+        ax.axvline(0, color='k', lw=0.8)
+        ax.invert_yaxis()
+        ax.set(title=f'h{h}: val log loss minus the best (blue: in the 90% MCS)', xlabel='mean loss differential')
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def terminal_table(lb: pd.DataFrame, rank_by: str) -> str:
+    "The leaderboard as a terminal shows it, at most 120 columns wide; the full table is leaderboard.{md,parquet}."
+    metric = rank_by.split('_', 1)[1]
+    f = lambda v, p=3: '' if pd.isna(v) else f'{v:.{p}f}'
+    head = f"{'h':>3}  {'model':<30} {metric + ' ± sd':>17} {'IC':>7} {'val Sharpe [95%]':>22} {'bars':>5} {'MCS':>4}"
+    lines = [head + f" {'SPA p':>6}", '-' * (len(head) + 7)]
+    for r in lb.itertuples():
+        name = (r.model.split(':', 1)[1] + (f' [{r.bases}]' if r.bases else '')) if not r.is_reference else r.model
+        score = f"{f(getattr(r, rank_by))} ± {f(getattr(r, rank_by + '_std'))}"
+        ci = '' if pd.isna(r.val_sharpe_ci_low) else f" [{f(r.val_sharpe_ci_low, 2)}, {f(r.val_sharpe_ci_high, 2)}]"
+        sharpe = f"{f(r.val_sharpe, 2)}{ci}"
+        mcs = '' if r.is_reference or pd.isna(r.in_mcs) else ('yes' if r.in_mcs else 'no')
+        lines.append(f"{r.horizon:>3}  {name[:30]:<30} {score:>17} {f(r.val_mean_ic):>7} {sharpe:>22} "
+                     f"{f(r.val_n_bars, 0):>5} {mcs:>4} {f(r.spa_p):>6}")
+    return '\n'.join(lines) + ("\nMCS: in the 90% Model Confidence Set on val log loss; SPA p: the chance that the "
+                               "model beats neither the majority\nnor always long by more than luck. Full table: "
+                               "leaderboard.md")
 
 # %% ../../nbs/24_training.experiment.ipynb #64fbe19f
 def _base_runs(cell: dict, results: list[dict]) -> list[str]:
     "The completed runs of the grid at an ensemble cell's horizon and seed: the runs its bases may reuse."
     same = lambda r: (r['horizon'], r['seed']) == (cell['horizon'], cell['seed'])
     return [r['run_dir'] for r in results if r['status'] == 'complete' and same(r)]
-
-
-@contextlib.contextmanager
-def _cells_runner(parallel: int, scheduler: str | None):
-    "An executor for the cells: threads on this machine, or a Dask cluster's workers."
-    if scheduler is None:
-        with ThreadPoolExecutor(parallel) as ex:
-            yield ex
-        return
-    from distributed import Client  # only for --scheduler
-
-    try:
-        client = Client(scheduler, timeout='20s', set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({type(e).__name__}: {e}); start one "
-                          "with `dask scheduler` and workers with `dask worker ADDRESS`") from e
-    with client:
-        if not client.scheduler_info()['workers']:
-            client.wait_for_workers(1, timeout=60)
-        # one cell per task, never rerun by Dask: a worker's death is recorded by the cell itself (see _run_cell)
-        yield client.get_executor(pure=False, retries=0)
 
 
 def run_experiment(
@@ -378,7 +463,8 @@ def run_experiment(
                    default=str))
     reap(root, say=True)  # runs whose process died (killed) are marked failed before new ones start
     results = []
-    with _cells_runner(parallel, scheduler) as ex, tqdm(total=len(cells), desc=cfg.name, unit='run') as bar:
+    bar = tqdm(total=len(cells), desc=cfg.name, unit='run')
+    with thread_share(parallel), task_runner(parallel, scheduler) as ex, bar:  # kernels get their share of the cores
         for ensembles in (False, True):  # ensembles last: they reuse the base cells' runs
             todo = [c for c in cells if c['model'].startswith('ensemble:') == ensembles]
             if ensembles:
@@ -418,7 +504,7 @@ def main(argv=None):
     with cli_errors(a.debug):
         exp_dir, lb, failed = run_experiment(a.config, a.parallel, a.verbose, a.scheduler)
         if len(lb):
-            print((exp_dir / 'leaderboard.md').read_text())
+            print(terminal_table(lb, load_experiment(a.config).rank_by))
         print(f"experiment directory: {exp_dir}  (executed notebooks, run directories, leaderboard.{{md,parquet,png}})")
         print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri(Path(exp_dir).parent)}  "
               f"(experiment {exp_dir.name.rsplit('_', 1)[0]!r})")

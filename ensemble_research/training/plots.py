@@ -11,7 +11,7 @@ from ..core import atomic_path
 from .evaluator import calibration_bins
 
 # %% auto #0
-__all__ = ['plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_reliability', 'plot_importance', 'plot_loss_curves']
+__all__ = ['plot_confusion', 'plot_equity', 'plot_drawdown', 'plot_ic', 'plot_reliability', 'plot_importance', 'plot_loss_curves']
 
 # %% ../../nbs/20b_training.plots.ipynb #46dc7ac8
 def _save(fig, path):
@@ -32,23 +32,44 @@ def plot_confusion(cm, title: str, path):
     _save(fig, path)
 
 # %% ../../nbs/20b_training.plots.ipynb #e67753a0
-def plot_equity(curves: dict, title: str, path):
-    "Equity curves (name -> per-bar returns) of the book and its references, compounded."
+def _marks(ax, marks: dict | None):
+    "Vertical lines: `folds` (each fold's first bar, dotted grey) and `test` (the first test bar, red)."
+    for t in (marks or {}).get('folds', []): ax.axvline(t, color='grey', ls=':', lw=0.8)
+    for t in (marks or {}).get('test', []): ax.axvline(t, color='tab:red', ls='--', lw=1, label='test starts')
+
+
+def plot_equity(curves: dict, title: str, path, marks: dict | None = None):
+    "Equity curves (name -> per-bar returns) of the book and its references, compounded; `marks`: fold boundaries."
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for name, r in curves.items(): ax.plot(r.index, (1 + r).cumprod().values, label=name)
+    _marks(ax, marks)
     ax.set(title=title, ylabel='equity')
     ax.legend()
     _save(fig, path)
 
 
-def plot_drawdown(r: pd.Series, title: str, path):
+def plot_drawdown(r: pd.Series, title: str, path, marks: dict | None = None):
     "The book's drawdown from its running peak."
     eq = (1 + r).cumprod()
     fig = Figure(figsize=(7, 2.5))
     ax = fig.subplots()
     ax.fill_between(eq.index, -(1 - eq / eq.cummax()).values, color='tab:red')
+    _marks(ax, marks)
     ax.set(title=title, ylabel='drawdown')
+    _save(fig, path)
+
+
+def plot_ic(ic: pd.Series, title: str, path, marks: dict | None = None, window: int = 20):
+    "The IC per datetime (grey) and its rolling mean over `window` datetimes."
+    fig = Figure(figsize=(7, 2.5))
+    ax = fig.subplots()
+    ax.bar(ic.index, ic.values, color='lightgrey', width=1.0)
+    ax.plot(ic.index, ic.rolling(window, min_periods=1).mean().values, color='tab:blue', label=f'{window}-bar mean')
+    ax.axhline(0, color='k', lw=0.6)
+    _marks(ax, marks)
+    ax.set(title=title, ylabel='Spearman IC')
+    ax.legend()
     _save(fig, path)
 
 # %% ../../nbs/20b_training.plots.ipynb #c13f312d

@@ -20,6 +20,7 @@ from .evaluator import flat_report
 from .records import (TRIAL_STATES, distinct_trials, ledger_path, mlflow_tracking,
                                                 read_trials, split_summary, write_status)
 from .trainer import Trainer
+from .walkforward import WalkForward
 
 # %% auto #0
 __all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trials_table', 'trainer_config', 'data_differences',
@@ -150,7 +151,9 @@ def reproduce(run_dir, runs_dir=None, atol: float = 1e-6) -> dict:
         raise ConfigError(f"{run_dir} is {st.get('status')!r}: only a complete run can be reproduced")
     if diffs := data_differences(conf['data']['splits'], conf['data']['dir']):
         raise DataError(f"the data in {conf['data']['dir']} changed since {run_dir} trained: " + '; '.join(diffs))
-    new = Trainer(trainer_config(conf) | {'runs_dir': str(runs_dir or Path(run_dir).parent)}).run_full_pipeline()
+    tc = trainer_config(conf) | {'runs_dir': str(runs_dir or Path(run_dir).parent)}
+    walk = {k: v for k, v in conf.get('walk_forward', {}).items() if k != 'scaling'}  # a walk-forward run walks again
+    new = (WalkForward(tc, walk) if 'walk_forward' in conf else Trainer(tc)).run_full_pipeline()
     gaps = _compare(Path(run_dir), new)
     worst = max(gaps.values())
     return {'run_dir': new, 'identical': worst == 0.0, 'within_atol': worst <= atol, 'atol': atol, 'max_abs_diff': gaps,
@@ -181,6 +184,9 @@ def resume(run_dir) -> Trainer:
     if st.get('status') != 'failed':
         raise ConfigError(f"{rd} is {st.get('status')!r}: only a failed run resumes (a running one is still alive)")
     klass = ModelRegistry.get(conf['model_name'])
+    if 'walk_forward' in conf:
+        raise ConfigError(
+            f"{rd} is a walk-forward run: its folds are independent, so start it again (er_train --walk-forward)")
     if not klass.supports_checkpoints:
         raise ConfigError(f"{conf['model_name']} writes no training checkpoints, so {rd} cannot resume: train it again")
     if not (rd / 'checkpoints' / 'training' / 'last').exists():

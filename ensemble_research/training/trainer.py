@@ -60,6 +60,8 @@ class TrainConfig(Settings):
 class Trainer:
     "Prepare data, build, train and evaluate one model, recording everything in a run directory and MLflow."
 
+    stem_suffix = ''  # the run directory is named {model}_h{horizon}{stem_suffix}_{time}
+
     def __init__(self, config: TrainConfig | dict):
         self.config = c = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         self.model_name = ModelRegistry.resolve(c.model)
@@ -219,7 +221,7 @@ def write_config(self: Trainer) -> str:
 def _open_run(self: Trainer, resume_dir=None):
     "Inside: the run directory (new, or `resume_dir`) marked running, config.yaml written, its MLflow run open."
     c, new = self.config, resume_dir is None
-    stem = f"{self.model_name.split(':')[1]}_h{c.horizon}"
+    stem = f"{self.model_name.split(':')[1]}_h{c.horizon}{self.stem_suffix}"
     self.run_dir = rd = new_run_dir(Path(c.runs_dir), stem) if new else Path(resume_dir)
     if new:
         for sub in ('checkpoints', 'predictions', 'metrics', 'plots'): (rd / sub).mkdir()
