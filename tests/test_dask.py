@@ -71,3 +71,21 @@ def test_a_worker_dying_mid_cell_fails_that_cell_only(data, tmp_path, cluster):
                                                             'xgboost_h5': 'complete'}
     gru = json.loads(next(exp_dir.glob('gru_h5_*/status.json')).read_text())
     assert gru['status'] == 'failed' and 'died' in gru['error']  # reaped: never left 'running'
+
+
+def test_walk_forward_folds_on_the_cluster_give_the_same_record(tmp_path, cluster):
+    from ensemble_research.data.synthetic import chronological_split, planted_panel, write_splits
+    from ensemble_research.training.walkforward import WalkForward
+
+    panel = planted_panel(n_symbols=3, n_bars=600, n_features=4, horizons=(5,), delta=1.0, seed=2)
+    data = write_splits(chronological_split(panel), tmp_path / 'data')  # no scaler.json: blocks start at val
+    conf = {'model': 'lightgbm', 'horizon': 5, 'data': str(data), 'runs_dir': str(tmp_path / 'runs'),
+            'model_config': {'n_estimators': 40, 'n_jobs': 1}}
+    walk = {'refit_every': 30, 'min_train_bars': 100}
+    here, there = WalkForward(conf, walk), WalkForward(conf, walk)
+    here.run_full_pipeline()
+    rd = there.run_full_pipeline(scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(here.predictions['oos'], there.predictions['oos'])
+    assert there.folds[0]['block_start'] >= pd.Timestamp(there.splits.val['datetime'].min()).to_datetime64()
+    assert 'the blocks start at the first val row' in json.loads((rd / 'metrics' / 'metrics.json').read_text())[
+        'walk_forward']['scaling']

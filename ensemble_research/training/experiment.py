@@ -425,7 +425,7 @@ def terminal_table(lb: pd.DataFrame, rank_by: str) -> str:
     head = f"{'h':>3}  {'model':<30} {metric + ' ± sd':>17} {'IC':>7} {'val Sharpe [95%]':>22} {'bars':>5} {'MCS':>4}"
     lines = [head + f" {'SPA p':>6}", '-' * (len(head) + 7)]
     for r in lb.itertuples():
-        name = (r.model.split(':', 1)[1] + (f' [{r.bases}]' if r.bases else '')) if not r.is_reference else r.model
+        name = r.model + (f' [{r.bases}]' if r.bases else '')
         score = f"{f(getattr(r, rank_by))} ± {f(getattr(r, rank_by + '_std'))}"
         ci = '' if pd.isna(r.val_sharpe_ci_low) else f" [{f(r.val_sharpe_ci_low, 2)}, {f(r.val_sharpe_ci_high, 2)}]"
         sharpe = f"{f(r.val_sharpe, 2)}{ci}"

@@ -244,7 +244,7 @@ def _fold_task(train: dict, walk: dict, k: int, save_to=None) -> dict:
 def _run_folds(self: WalkForward, parallel: int = 1, scheduler: str | None = None) -> dict:
     "Every fold's result (or its error), by fold number; the last fold saves its model into the run directory."
     last, out = len(self.folds) - 1, {}
-    save = lambda k: self.run_dir / 'checkpoints' / 'model' if k == last and self.run_dir else None
+    save = lambda k: (self.run_dir / 'checkpoints' / 'model').resolve() if k == last and self.run_dir else None
     fail = lambda k, e: {'fold': k, 'error': f'{type(e).__name__}: {e}', 'traceback': traceback.format_exc()}
     if parallel == 1 and scheduler is None:
         for k in range(len(self.folds)):
