@@ -19,7 +19,7 @@ from .compare import COMPARE_MIN_DATETIMES, compare, datetime_losses
 from .walkforward import WalkForwardConfig, task_runner, thread_share
 from .records import (ensure_experiment, ledger_path, mlflow_tracking, new_run_dir,
                                                 process_identity, read_trials, trial_count, tracking_uri)
-from .trainer import metrics_from_predictions
+from .trainer import metrics_from_predictions, saved_split
 from .runs import reap
 
 # %% auto #0
@@ -285,11 +285,7 @@ _COMPARED = ('spa_p', 'spa_p_majority', 'spa_p_always_long', 'spa_p_grid', 'mcs_
 
 def _val_losses(run_dir, rows: pd.DataFrame) -> pd.DataFrame:
     "A run's per-datetime val losses on `rows` (datetime, symbol) with its own prior, evaluation settings and bars."
-    d, conf = Path(run_dir) / 'predictions', read_yaml(Path(run_dir) / 'config.yaml')
-    prior = json.loads((Path(run_dir) / 'metrics' / 'metrics.json').read_text())['train_class_prior']
-    bars = pd.read_parquet(d / 'val_bars.parquet') if (d / 'val_bars.parquet').is_file() else None
-    df = pd.read_parquet(d / 'val_predictions.parquet').merge(rows, on=['datetime', 'symbol'])
-    return datetime_losses(df, prior, conf['train']['horizon'], EvalConfig.from_dict(conf['evaluation']), bars)
+    return datetime_losses(*saved_split(run_dir, 'val', rows))
 
 
 def _compare(out: pd.DataFrame, runs: pd.DataFrame, common: dict, reps: int = 1000) -> pd.DataFrame:

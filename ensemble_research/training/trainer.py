@@ -30,7 +30,7 @@ from .records import (config_digest, disk_nearly_full, ensure_experiment, flatte
 from .records import make_pyfunc  # noqa: F401 (models logged before 0.2 name it here)
 
 # %% auto #0
-__all__ = ['HELD_OUT_NOTE', 'INNER_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'Trainer', 'metrics_from_predictions']
+__all__ = ['HELD_OUT_NOTE', 'INNER_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'Trainer', 'saved_split', 'metrics_from_predictions']
 
 # %% ../../nbs/21_training.trainer.ipynb #e75e35c9
 @dataclasses.dataclass
@@ -171,16 +171,20 @@ def save_predictions(self: Trainer):
         if len(self.data[s].unscored): write_parquet(self.data[s].unscored, d / f'{s}_unscored.parquet')
 
 
-def metrics_from_predictions(run_dir, rows: dict | None = None) -> dict:
-    "A run's metrics from its saved predictions, config and prior (`rows`: {split: datetime, symbol} to keep only)."
+def saved_split(run_dir, split: str, rows: pd.DataFrame | None = None) -> tuple:
+    "(predictions, train prior, horizon, EvalConfig, bars or None) of a saved run's `split`; `rows`: keep only these."
     run_dir = Path(run_dir)
     conf, d = read_yaml(run_dir / 'config.yaml'), run_dir / 'predictions'
     prior = json.loads((run_dir / 'metrics' / 'metrics.json').read_text())['train_class_prior']
-    cfg, horizon = EvalConfig.from_dict(conf['evaluation']), conf['train']['horizon']
-    bars = lambda s: pd.read_parquet(d / f'{s}_bars.parquet') if (d / f'{s}_bars.parquet').is_file() else None
-    preds = lambda s: (pd.read_parquet(d / f'{s}_predictions.parquet') if rows is None  # merge keeps the file's order
-                       else pd.read_parquet(d / f'{s}_predictions.parquet').merge(rows[s], on=['datetime', 'symbol']))
-    return {s: evaluate_frame(preds(s), prior, horizon, cfg, bars(s)) for s in ('val', 'test')}
+    bars = pd.read_parquet(d / f'{split}_bars.parquet') if (d / f'{split}_bars.parquet').is_file() else None
+    df = pd.read_parquet(d / f'{split}_predictions.parquet')
+    df = df if rows is None else df.merge(rows, on=['datetime', 'symbol'])  # merge keeps the file's order
+    return df, prior, conf['train']['horizon'], EvalConfig.from_dict(conf['evaluation']), bars
+
+
+def metrics_from_predictions(run_dir, rows: dict | None = None) -> dict:
+    "A run's metrics from its saved predictions, config and prior (`rows`: {split: datetime, symbol} to keep only)."
+    return {s: evaluate_frame(*saved_split(run_dir, s, None if rows is None else rows[s])) for s in ('val', 'test')}
 
 # %% ../../nbs/21_training.trainer.ipynb #e94c3da4
 @patch
