@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
-QUICK_DATA ?= data/splits/quick
+QUICK_DATA ?= data/splits/scaled
 export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 

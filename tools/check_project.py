@@ -43,8 +43,10 @@ def rules():
           "notebooks and layers import only what lies below them, notebook code in nbdev's shape")
 
 # Layers, bottom up: a module may import only its own layer or those listed for it.
-LAYERS = {'core': set(), 'data': {'core'}, 'models': {'core', 'data'}, 'training': {'core', 'data', 'models'},
-          'tuning': {'core', 'data', 'models', 'training'}, 'ensembles': {'core', 'data', 'models', 'training'}}
+# `cli` (the parsers, standard library only) sits beside core: any layer may import it, and it imports only core.
+LAYERS = {'core': set(), 'cli': {'core'}, 'data': {'core', 'cli'}, 'models': {'core', 'cli', 'data'},
+          'training': {'core', 'cli', 'data', 'models'}, 'tuning': {'core', 'cli', 'data', 'models', 'training'},
+          'ensembles': {'core', 'cli', 'data', 'models', 'training'}}
 IMPORT = re.compile(r"^\s*(?:from|import)\s+ensemble_research\.([\w.]+)", re.M)
 
 def _code(nb):
@@ -146,7 +148,46 @@ body { margin: 0; }
           padding: 1px 0; } .er-nav a.current { font-weight: 600; color: #1f2328; }
 .er-page { margin-left: 280px; max-width: 1100px; }
 .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+.jp-RenderedMarkdown pre, .jp-RenderedHTMLCommon pre { background: #f6f8fa; border: 1px solid #d0d7de;
+          border-radius: 6px; padding: 8px 12px; overflow-x: auto; }
+.jp-RenderedHTMLCommon :not(pre) > code { background: #eff1f3; border-radius: 4px; padding: 0 3px; }
+.er-nav code { font-size: 13px; } #er-q { width: 100%; box-sizing: border-box; margin: 0 0 8px; padding: 4px; }
+#er-results a { font-size: 13px; } #er-results small { display: block; color: #57606a; margin-bottom: 6px; }
 """
+
+# Client-side search: every page's text in search.js (a script, so it loads from file:// too) and a box in the nav
+# that lists the pages holding every word typed; `page.html?q=purge` opens with the results shown.
+SEARCH_JS = """
+function erSearch(q) {
+  const out = document.getElementById('er-results'); out.innerHTML = '';
+  const words = q.toLowerCase().split(/\\s+/).filter(w => w.length > 1);
+  if (!words.length) return;
+  const hits = (window.ER_PAGES || []).filter(p => words.every(w => p.text.includes(w)));
+  for (const p of hits.slice(0, 30)) {
+    const i = p.text.indexOf(words[0]), a = document.createElement('a'), s = document.createElement('small');
+    a.href = p.url + '?q=' + encodeURIComponent(q); a.textContent = p.title; a.className = 'er-hit';
+    s.textContent = '...' + p.text.slice(Math.max(0, i - 40), i + 60) + '...';
+    out.append(a, s);
+  }
+  if (!hits.length) out.textContent = 'no page holds every word';
+}
+window.addEventListener('DOMContentLoaded', () => {
+  const box = document.getElementById('er-q'), q = new URLSearchParams(location.search).get('q');
+  box.addEventListener('input', () => erSearch(box.value));
+  if (q) { box.value = q; erSearch(q); }
+});
+"""
+
+def _inline(text: str) -> str:
+    "A title as HTML: escaped, with `code` spans as <code> (never literal backticks)."
+    import html
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(text))
+
+def _teaches(c) -> bool:
+    "False for a code cell that only asserts (test_eq, assert ...) and shows nothing: the docs drop it."
+    if c.cell_type != 'code' or c.get('outputs'): return True
+    lines = [l for l in c.source.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    return not lines or not all(l.startswith(('test_', 'assert ', ' ', ')', ']', '}')) for l in lines)
 
 def _title(nb: dict, stem: str) -> tuple[str, str]:
     "Title and description from the frontmatter nbdev_proc_nbs writes (a raw cell of YAML)."
@@ -187,7 +228,7 @@ def build_site(out: Path) -> list[Path]:
             if c.cell_type != 'code': continue
             if re.search(r'^#\|\s*echo:\s*false', c.source, re.M): c.metadata.setdefault('tags', []).append('hide-input')
             c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|')).strip('\n')
-        nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.startswith('---'))]
+        nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.startswith('---')) and _teaches(c)]
         for c in nb.cells:  # show_doc writes Quarto's markdown: drop its attribute blocks and the placeholder source link
             for o in c.get('outputs', []):
                 md = o.get('data', {}).get('text/markdown')
@@ -196,28 +237,35 @@ def build_site(out: Path) -> list[Path]:
                     o['data']['text/markdown'] = re.sub(r'^---\s*', '', md)
         name = 'index.html' if rel.stem == 'index' else f'{rel.stem}.html'
         pages.append((rel, name, title, desc, nb))
+    index = [{'url': n, 'title': re.sub('`', '', t), 'text': re.sub(r'\s+', ' ', ' '.join(
+        [t, d] + [c.source for c in nb.cells if c.cell_type in ('markdown', 'code')])).lower()}
+        for _, n, t, d, nb in pages]
     exp = HTMLExporter(template_name='lab')
     exp.register_preprocessor(TagRemovePreprocessor(remove_input_tags={'hide-input'}), enabled=True)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob('*.html'): stale.unlink()
+    (out/'search.js').write_text('window.ER_PAGES = ' + json.dumps(index) + ';\n' + SEARCH_JS)
     order = ['Start', 'Tutorials', 'Reference: core and data', 'Reference: models', 'Reference: training']
     written = []
     for rel, name, title, desc, nb in pages:
         links = ''
         for sec in order:
             items = [(n, t) for r, n, t, _, _ in pages if _section(r) == sec]
-            links += f'<h3>{sec}</h3>' + ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{t}</a>'
+            links += f'<h3>{sec}</h3>' + ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{_inline(t)}</a>'
                                                 for n, t in items)
         body, _ = exp.from_notebook_node(nb, resources={'metadata': {'name': title}})
-        head = f'<h1>{title}</h1>' + (f'<p class="er-desc"><em>{desc}</em></p>' if desc else '')
+        head = f'<h1>{_inline(title)}</h1>' + (f'<p class="er-desc"><em>{_inline(desc)}</em></p>' if desc else '')
+        search = '<input id="er-q" type="search" placeholder="Search the docs"><div id="er-results"></div>'
         body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + f'<nav class="er-nav"><h2><a href="index.html">'
-                      f'ensemble_research</a></h2>{links}</nav><div class="er-page">{head}', body, count=1)
-        body = body.replace('</body>', '</div></body>').replace('</head>', f'<style>{SITE_CSS}</style></head>')
+                      f'ensemble_research</a></h2>{search}{links}</nav><div class="er-page">{head}', body, count=1)
+        body = body.replace('</body>', '</div></body>').replace(
+            '</head>', f'<style>{SITE_CSS}</style><script src="search.js"></script></head>')
         (out/name).write_text(body)
         written.append(out/name)
     return written
 
-PAGE_NEEDS = {'index.html': ('table',), '01_quick_start.html': ('table', 'plot')}
+PAGE_NEEDS = {'index.html': ('table',), '01_quick_start.html': ('table', 'plot'), '02_reading_runs.html': ('plot',),
+              '03_custom_model.html': ('table',), '04_reliability.html': ('table',), '05_selection.html': ()}
 
 def browse(site: Path, shots: Path, pages=PAGE_NEEDS) -> None:
     "Open pages in headless Chromium: each must render what it needs and no error output; screenshots are kept."
@@ -231,13 +279,25 @@ def browse(site: Path, shots: Path, pages=PAGE_NEEDS) -> None:
         dom = subprocess.run([browser, *flags, '--virtual-time-budget=3000', '--dump-dom', url],
                              capture_output=True, text=True, timeout=120).stdout
         problems = [f'no {k}' for k in (*needs, 'navigation') if marks[k] not in dom]
+        nav = dom.split('class="er-nav"', 1)[-1].split('class="er-page"', 1)[0]
+        if '`' in nav or '`' in dom.split('<h1', 1)[-1].split('</h1>', 1)[0]: problems.append('literal backticks')
         if 'data-mime-type="application/vnd.jupyter.stderr"' in dom: problems.append('error or warning output')
         if problems: sys.exit(f"docs: {page} in Chromium: {', '.join(problems)}")
         png = shots/page.replace('.html', '.png')
         subprocess.run([browser, *flags, f'--screenshot={png}', '--window-size=1280,1600', url],
                        capture_output=True, text=True, timeout=120)
         if not png.is_file() or png.stat().st_size < 10_000: sys.exit(f"docs: no screenshot of {page} ({png})")
-    print(f"docs: {', '.join(pages)} opened in Chromium (tables, plots, navigation, no errors); screenshots in {shots}")
+    hits = search_hits(browser, flags, site, 'purge')
+    if len(hits) < 2: sys.exit(f"docs: the search box finds 'purge' on {hits or 'no page'}: fewer than two pages")
+    print(f"docs: {', '.join(pages)} opened in Chromium (tables, plots, navigation, no errors, no backticks); "
+          f"search finds 'purge' on {len(hits)} pages; screenshots in {shots}")
+
+def search_hits(browser, flags, site: Path, q: str) -> list[str]:
+    "The pages the docs' search box lists for `q`, as Chromium renders index.html?q=..."
+    url = (site/'index.html').resolve().as_uri() + f'?q={q}'
+    dom = subprocess.run([browser, *flags, '--virtual-time-budget=3000', '--dump-dom', url],
+                         capture_output=True, text=True, timeout=120).stdout
+    return re.findall(r'<a href="([^"?]+)\?q=[^"]*" class="er-hit"', dom)
 
 def find_browser():
     "Chromium (Debian's package) or Chrome, where installed; None otherwise."

@@ -58,6 +58,10 @@ def notebooks():
 
 if __name__ == '__main__':
     os.environ['TQDM_DISABLE'] = '1'  # progress bars are not content, and their timings change on every run
+    import pandas as pd  # tables in the docs show every column, never a '...' in place of some
+    pd.set_option('display.max_columns', 60)
+    pd.set_option('display.width', 250)
+    pd.set_option('display.max_colwidth', 200)
     fns = [Path(a).resolve() for a in sys.argv[1:]] or notebooks()
     for fn in fns:
         print(f"{fn.relative_to(ROOT)}: {run(fn)} cells with output", flush=True)

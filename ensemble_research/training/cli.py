@@ -4,19 +4,21 @@
 
 # %% ../../nbs/23_training.cli.ipynb #fcbc4362
 from __future__ import annotations
-import argparse
+import dataclasses
 from pathlib import Path
 import yaml
+from ..cli import dispatch
 from ..core import ConfigError, cli_errors, read_yaml
 from ..models.registry import ModelRegistry
-from .evaluator import metrics_table
+from .evaluator import HEADLINE, EvalConfig, formatted, metrics_table
 import numpy as np
 from .trainer import TrainConfig, Trainer
-from .walkforward import WalkForward
+from .walkforward import WalkForward, WalkForwardConfig
+from .records import tracking_uri
 from .runs import reap, resume
 
 # %% auto #0
-__all__ = ['RESULT_COLUMNS', 'apply_sets', 'format_models', 'format_result', 'main']
+__all__ = ['apply_sets', 'format_models', 'format_result', 'settings_help', 'show_config', 'run', 'main']
 
 # %% ../../nbs/23_training.cli.ipynb #70519b2d
 def apply_sets(cfg: dict, sets: list) -> dict:
@@ -43,6 +45,7 @@ def apply_sets(cfg: dict, sets: list) -> dict:
 
 # %% ../../nbs/23_training.cli.ipynb #15df92c7
 def format_models() -> str:
+    "The registered models, one per line: full name, available or not, and the description or the reason why not."
     rows = ModelRegistry.list_models()
     w = max([len(r['full_name']) for r in rows] + [5])
     return '\n'.join(f"{r['full_name']:<{w}}  {'available' if r['available'] else 'unavailable'}  "
@@ -51,16 +54,15 @@ def format_models() -> str:
                      for r in rows)
 
 
-RESULT_COLUMNS = ['accuracy', 'macro_f1', 'log_loss', 'sharpe', 'sharpe_ci_low', 'sharpe_ci_high', 'n_bars', 'psr',
-                  'max_drawdown', 'mean_ic']
-
-
 def format_result(t: Trainer) -> str:
-    "Val and test metrics beside the two reference rows, the run directory and the MLflow run id."
+    "The verdict, val and test metrics beside the two reference rows, notes, the run directory, report and MLflow run."
     n = ', '.join(f"{s} {k:,}" for s, k in t.metrics['n_samples'].items())
     wf = t.metrics.get('walk_forward')
-    tab = metrics_table(t.metrics, ('val', 'test', 'oos') if wf else ('val', 'test')).reindex(columns=RESULT_COLUMNS)
-    lines = [f"{t.model_name} h{t.config.horizon}: {n} samples", '', tab.to_string(float_format='{:.4f}'.format)]
+    tab = metrics_table(t.metrics, ('val', 'test', 'oos') if wf else ('val', 'test')).reindex(columns=HEADLINE)
+    tab = formatted(tab)
+    tab = tab.rename(columns={'sharpe_ci_low': 'ci_low', 'sharpe_ci_high': 'ci_high', 'max_drawdown': 'max_dd'})
+    lines = [f"{t.model_name} h{t.config.horizon}: {n} samples (Sharpe with its 95% interval)", '', tab.to_string(), '']
+    if 'verdict' in t.metrics: lines += [t.metrics['verdict']['line'], '']
     for s in ('val', 'test'):
         tr = t.metrics[s]['model']['trading']
         if 'skipped' in tr:
@@ -80,32 +82,39 @@ def format_result(t: Trainer) -> str:
                      f"test split's); Sharpe interval width {w.get('oos', np.nan):.2f} against "
                      f"{w.get('test', np.nan):.2f} on test alone. Scaling: {wf['scaling']}. "
                      "Folds: metrics/folds.parquet")
-    lines += [f"note: {t.metrics['selection']}", f"\nrun directory: {t.run_dir}", f"mlflow run: {t.mlflow_run_id} "
-              f"(mlflow ui --backend-store-uri sqlite:///{Path(t.config.runs_dir) / 'mlflow.db'})"]
+    lines += [f"note: {t.metrics['selection']}", f"\nrun directory: {t.run_dir}",
+              f"report: {t.run_dir / 'report.html'}",
+              f"mlflow run: {t.mlflow_run_id} (mlflow ui --backend-store-uri "
+              f"{tracking_uri(t.config.runs_dir, t.config.tracking_uri)})"]
     return '\n'.join(lines)
 
 # %% ../../nbs/23_training.cli.ipynb #aaaaeca5
-def main(argv=None):
-    "Entry point of `er_train`."
-    p = argparse.ArgumentParser(prog='er_train',
-                                description='Train one model on one horizon; record the run in runs/ and MLflow.')
-    p.add_argument('--list', action='store_true', help='list the registered models and their availability')
-    p.add_argument('--model')
-    p.add_argument('--horizon', type=int)
-    p.add_argument('--data', help='Phase-1 splits directory (default data/splits/scaled)')
-    p.add_argument('--config', help='YAML mapping of TrainConfig keys')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config key (repeatable)')
-    p.add_argument('--seed', type=int)
-    p.add_argument('--runs-dir')
-    p.add_argument('--resume', metavar='RUN_DIR', help='continue a killed or failed run from its last checkpoint')
-    p.add_argument('--walk-forward', action='store_true',
-                   help='re-fit block by block through train, val and test as one history (settings: --set '
-                        'walk_forward.refit_every=63, window, train_bars, min_train_bars, embargo)')
-    p.add_argument('--parallel', type=int, default=1, help='walk-forward folds fitted at once, in worker processes')
-    p.add_argument('--scheduler', help='walk-forward: fit the folds on a Dask cluster (tcp://host:8786)')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    p.add_argument('--verbose', action='store_true', help="show the libraries' own logs, warnings and progress bars")
-    a = p.parse_args(argv)
+def settings_help(cls, prefix: str = '', values: dict | None = None) -> list[str]:
+    "One line per key of a Settings class: the `--set` spelling, its value (or default) and its doc."
+    values = values or cls().to_dict()
+    doc = lambda f: f"  ({f.metadata['doc']})" if f.metadata.get('doc') else ''
+    return [f"  {prefix}{f.name} = {values.get(f.name)!r}{doc(f)}" for f in dataclasses.fields(cls)]
+
+
+def show_config(cfg: dict, walk: dict | None) -> str:
+    "The resolved settings of a run and every key `--set` accepts, grouped by prefix."
+    t = Trainer(cfg)
+    skip = ('model_config', 'evaluation')
+    lines = [f"{t.model_name} h{t.config.horizon}: the settings this run would use; --set KEY=VALUE changes one", '',
+             f"model (--set KEY=V or model.KEY=V; {type(t.model_config).__name__}):"]
+    model = settings_help(type(t.model_config), '', t.model_config.to_dict())
+    lines += [x for x in model if 'set by the model' not in x]
+    lines += ['', 'evaluation (--set evaluation.KEY=V):'] + settings_help(EvalConfig, 'evaluation.',
+                                                                         t.eval_config.to_dict())
+    lines += ['', 'train (--set train.KEY=V):'] + [
+        x for x in settings_help(TrainConfig, 'train.', t.config.to_dict()) if x.split('=')[0].strip()[6:] not in skip]
+    lines += ['', 'walk_forward (with --walk-forward; --set walk_forward.KEY=V):'] + settings_help(
+        WalkForwardConfig, 'walk_forward.', WalkForwardConfig.from_dict(walk or {}).to_dict())
+    return '\n'.join(lines)
+
+
+def run(a):
+    "Run `er_train` with the arguments `cli.train_parser` parsed."
     with cli_errors(a.debug):
         if a.list:
             return print(format_models())
@@ -116,11 +125,14 @@ def main(argv=None):
                      ('runs_dir', a.runs_dir), ('verbose', a.verbose or None)):
             if v is not None:
                 cfg[k] = v
-        cfg = apply_sets(cfg, a.set)
+        show = a.show_config or 'help' in a.set
+        cfg = apply_sets(cfg, [s for s in a.set if s != 'help'])
         walk = cfg.pop('walk_forward', None)
         if walk is not None and not a.walk_forward:
             raise ConfigError("walk_forward settings were given without --walk-forward: add the flag")
         TrainConfig.from_dict(cfg)  # a key with a typo or a wrong type fails here, naming the closest key
+        if show:
+            return print(show_config(cfg | {'model': cfg.get('model', 'lightgbm')}, walk))
         if 'model' not in cfg:
             raise ConfigError("--model is required (er_train --list shows the models)")
         if 'horizon' not in cfg:
@@ -130,3 +142,8 @@ def main(argv=None):
             reap(t.config.runs_dir, say=True)
         t.run_full_pipeline(a.parallel, a.scheduler) if a.walk_forward else t.run_full_pipeline()
         print(format_result(t))
+
+
+def main(argv=None):
+    "Entry point of `er_train` (the parser is `cli.train_parser`)."
+    return dispatch('er_train', argv)

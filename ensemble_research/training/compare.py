@@ -8,21 +8,26 @@ import numpy as np
 import pandas as pd
 from arch.bootstrap import MCS, SPA
 from ..models.base import PROB_COLUMNS
-from .evaluator import EvalConfig, frame_books
+from ..core import ConfigError
+from .evaluator import RANK_BY, EvalConfig, better, flat_report, frame_books
 
 # %% auto #0
-__all__ = ['COMPARE_MIN_DATETIMES', 'datetime_losses', 'compare']
+__all__ = ['COMPARE_MIN_DATETIMES', 'datetime_losses', 'compare', 'degenerate_reasons', 'verdict', 'verdict_line']
 
 # %% ../../nbs/20c_training.compare.ipynb #0ac8d95b
-def datetime_losses(df: pd.DataFrame, prior, horizon: int, cfg: EvalConfig | None = None,
-                    bars: pd.DataFrame | None = None) -> pd.DataFrame:
-    "Per datetime: the model's and the train majority's mean log loss; the negative book return, model and always long."
+def _log_losses(df: pd.DataFrame, prior) -> pd.DataFrame:
+    "Per datetime: the model's and the train prior's mean log loss over its symbols."
     y, P = df['label'].to_numpy().astype(int) + 1, np.clip(df[list(PROB_COLUMNS)].to_numpy(float), 1e-12, 1)
     prior = np.clip(np.asarray(prior, float), 1e-12, 1)
     ll = pd.DataFrame({'log_loss': -np.log(P[np.arange(len(y)), y]), 'log_loss_majority': -np.log(prior[y])},
                       index=pd.Index(df['datetime'].to_numpy(), name='datetime'))
-    out = ll.groupby(level=0).mean()
-    books, _ = frame_books(df, horizon, cfg, bars)
+    return ll.groupby(level=0).mean()
+
+
+def datetime_losses(df: pd.DataFrame, prior, horizon: int, cfg: EvalConfig | None = None,
+                    bars: pd.DataFrame | None = None) -> pd.DataFrame:
+    "Per datetime: the model's and the train majority's mean log loss; the negative book return, model and always long."
+    out, (books, _) = _log_losses(df, prior), frame_books(df, horizon, cfg, bars)
     if books is not None:
         out = out.join(pd.DataFrame({'neg_return': -books['model'], 'neg_return_always_long': -books['always long']}),
                        how='outer')
@@ -77,3 +82,60 @@ def compare(losses: dict, size: float = 0.10, reps: int = 1000, seed: int = 0) -
     diffs = [_differential(ll[m] - ll[best], reps, seed, size) for m in out.index]
     out[['loss_diff', 'loss_diff_low', 'loss_diff_high']] = diffs
     return out.assign(n_datetimes=len(ll), best=best)
+
+# %% ../../nbs/20c_training.compare.ipynb #66719ee2
+def degenerate_reasons(df: pd.DataFrame, report: dict, best_iteration: int | None = None) -> list[str]:
+    "Why a model's predictions on a split carry no decision: first iteration kept, one class predicted, no trade."
+    out = []
+    if best_iteration == 0:
+        out.append('early stopping kept iteration 0: no later round improved the stopping loss')
+    pred = np.unique(df[list(PROB_COLUMNS)].to_numpy(float).argmax(1))
+    if len(df) and len(pred) == 1:
+        out.append(f"predicts only {PROB_COLUMNS[pred[0]].removeprefix('prob_')} on all {len(df):,} rows")
+    if report['model'].get('trading', {}).get('n_trades') == 0:
+        out.append('never trades: every position is flat')
+    return out
+
+
+def _pct(size: float) -> str:
+    return f"{1 - size:.0%}"
+
+
+def verdict(report: dict, df: pd.DataFrame, prior, rank_by: str = RANK_BY, best_iteration: int | None = None,
+            size: float = 0.10, reps: int = 1000, seed: int = 0) -> dict:
+    "Whether the model of a val `report` (and its prediction frame `df`) beats both references, and why not."
+    flat = {row: flat_report(r) for row, r in report.items()}
+    metrics = list(dict.fromkeys(m for m in ('macro_f1', rank_by.removeprefix('val_')) if m != 'log_loss'))
+    if metrics[-1] not in flat['model']:
+        raise ConfigError(f"rank_by {rank_by!r} is not a metric of the report; try one of "
+                          f"{sorted('val_' + k for k in flat['model'])[:12]}")
+    ll = _log_losses(df, prior)
+    d = ll['log_loss'] - ll['log_loss_majority']
+    n = len(d)
+    few = n < COMPARE_MIN_DATETIMES  # too few datetimes for a bootstrap: the point difference, no interval
+    mean, lo, hi = (float(d.mean()), np.nan, np.nan) if few else _differential(d, reps, seed, size)
+    ll_beats = bool(hi < 0) if np.isfinite(hi) else bool(mean < 0)
+    checks = {}
+    for m in metrics:  # the decisions (macro F1) and the ranking metric, against both reference rows
+        c = {row: flat[row].get(m, np.nan) for row in ('model', 'majority', 'always_long')}
+        checks[m] = c | {'beats': better(m, c['model'], c['majority']) and better(m, c['model'], c['always_long'])}
+    reasons = degenerate_reasons(df, report, best_iteration)
+    beats = ll_beats and all(c['beats'] for c in checks.values()) and not reasons
+    out = {'beats_references': beats, 'summary': 'beats both references' if beats else (
+               'degenerate' if reasons else 'does not beat its references'), 'degenerate': reasons,
+           'log_loss': flat['model']['log_loss'], 'log_loss_reference': flat['majority']['log_loss'],
+           'log_loss_diff': mean, 'log_loss_diff_low': lo, 'log_loss_diff_high': hi, 'interval': _pct(size),
+           'n_datetimes': n, 'log_loss_beats': ll_beats, 'rank_by': rank_by, 'checks': checks}
+    return out | {'line': verdict_line(out)}
+
+
+def verdict_line(v: dict) -> str:
+    "The verdict as one sentence: what was compared, with its interval, and the reasons a model is degenerate."
+    iv = (f"{v['interval']} interval {v['log_loss_diff_low']:+.4f} to {v['log_loss_diff_high']:+.4f} over "
+          f"{v['n_datetimes']} datetimes" if np.isfinite(v['log_loss_diff_low'])
+          else f"no interval: only {v['n_datetimes']} datetimes")
+    rank = ''.join(f"; {m} {c['model']:.3f} against {c['majority']:.3f} (majority) and {c['always_long']:.3f} "
+                   "(always long)" for m, c in v['checks'].items())
+    why = f" ({'; '.join(v['degenerate'])})" if v['degenerate'] else ''
+    return (f"verdict (val): {v['summary']}{why}: log loss {v['log_loss']:.4f} against {v['log_loss_reference']:.4f} "
+            f"for the train prior (difference {v['log_loss_diff']:+.4f}, {iv}){rank}")

@@ -18,11 +18,12 @@ from ..core import Settings, param
 from ..models.base import CLASSES, PROB_COLUMNS, decode_labels
 
 # %% auto #0
-__all__ = ['MIN_BARS', 'EvalConfig', 'calibration_bins', 'expected_calibration_error', 'classification_metrics', 'bars_per_year',
-           'positions', 'mtm_book', 'cohort_book', 'probabilistic_sharpe', 'deflated_sharpe', 'book_stats', 'book',
-           'trading_metrics', 'ic_series', 'information_coefficient', 'class_prior', 'reference_predictions',
-           'evaluate', 'evaluate_with_references', 'split_bars', 'evaluate_frame', 'frame_books', 'flat_report',
-           'metrics_table']
+__all__ = ['MIN_BARS', 'COUNTS', 'HEADLINE', 'MINIMIZE', 'RANK_BY', 'EvalConfig', 'calibration_bins',
+           'expected_calibration_error', 'classification_metrics', 'bars_per_year', 'positions', 'mtm_book',
+           'cohort_book', 'probabilistic_sharpe', 'deflated_sharpe', 'book_stats', 'book', 'trading_metrics',
+           'ic_series', 'information_coefficient', 'class_prior', 'reference_predictions', 'evaluate',
+           'evaluate_with_references', 'split_bars', 'evaluate_frame', 'frame_books', 'flat_report', 'metrics_table',
+           'formatted', 'better']
 
 # %% ../../nbs/20_training.evaluator.ipynb #8a147396
 @dataclasses.dataclass
@@ -347,3 +348,26 @@ def metrics_table(metrics: dict, splits=('val', 'test')) -> pd.DataFrame:
     "A run's report as one table: a row per (split, model or reference row), a column per scalar metric."
     rows = {(s, r): flat_report(rep) for s in splits if s in metrics for r, rep in metrics[s].items()}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis(['split', 'row'])
+
+# %% ../../nbs/20_training.evaluator.ipynb #b71e6650
+COUNTS = ('n', 'n_bars', 'n_trades', 'ic_dates', 'closed_at_end', 'ic_min_symbols')
+HEADLINE = ['accuracy', 'macro_f1', 'log_loss', 'sharpe', 'sharpe_ci_low', 'sharpe_ci_high', 'n_bars', 'n_trades',
+            'psr', 'max_drawdown', 'mean_ic']  # the columns a run's summary shows (er_train, report.html)
+
+
+def formatted(tab: pd.DataFrame) -> pd.DataFrame:
+    "A metrics table as strings: counts as integers, other numbers to 3 decimals, NaN as a dash."
+    def cell(col, v):
+        if not isinstance(v, (int, float, np.number)) or isinstance(v, bool): return str(v)
+        return '-' if not np.isfinite(v) else f'{v:,.0f}' if col in COUNTS else f'{v:.3f}'
+    return pd.DataFrame({c: [cell(c, v) for v in tab[c]] for c in tab.columns}, index=tab.index)
+
+# %% ../../nbs/20_training.evaluator.ipynb #d890f85c
+MINIMIZE = ('log_loss', 'brier', 'ece', 'max_drawdown')  # lower is better; every other metric: higher is better
+RANK_BY = 'val_log_loss'  # the default ranking metric of er_tune and of experiments
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    "Whether value `a` of `metric` (`val_log_loss` or `log_loss`) beats `b`; a NaN never beats."
+    if not (np.isfinite(a) and np.isfinite(b)): return bool(np.isfinite(a) and not np.isfinite(b))
+    return bool(a < b) if metric.split('_', 1)[-1] in MINIMIZE or metric in MINIMIZE else bool(a > b)

@@ -4,17 +4,19 @@
 
 # %% ../../nbs/24_training.experiment.ipynb #297353e7
 from __future__ import annotations
-import argparse, dataclasses, importlib.resources, itertools, json, sys, tempfile
+import dataclasses, importlib.resources, itertools, json, sys, tempfile
 from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
+import yaml
 from tqdm.auto import tqdm
 from traitlets.config import Config
+from ..cli import dispatch
 from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, read_yaml, shipped_config
 from ..data.phase1 import load_splits
 from ..models.registry import ModelRegistry, resolve_model_config
-from .evaluator import MIN_BARS, EvalConfig, deflated_sharpe, flat_report
+from .evaluator import MIN_BARS, MINIMIZE, RANK_BY, EvalConfig, deflated_sharpe, flat_report
 from .compare import COMPARE_MIN_DATETIMES, compare, datetime_losses
 from .walkforward import WalkForwardConfig, task_runner, thread_share
 from .records import (ensure_experiment, ledger_path, mlflow_tracking, new_run_dir,
@@ -23,7 +25,8 @@ from .trainer import metrics_from_predictions, saved_split
 from .runs import reap
 
 # %% auto #0
-__all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'terminal_table', 'run_experiment', 'main']
+__all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'terminal_table', 'run_experiment',
+           'with_overrides', 'run', 'main']
 
 # %% ../../nbs/24_training.experiment.ipynb #aad7d4f7
 TEMPLATE = Path(str(importlib.resources.files('ensemble_research'))) / 'templates' / 'experiment.ipynb'
@@ -45,7 +48,7 @@ class ExperimentConfig(Settings):
     data: str = param('data/splits/scaled')
     runs_dir: str = param('runs')
     rank_by: str = param(
-        'val_macro_f1', doc='{val|test}_{metric}; lower is better for log_loss, brier and max_drawdown')
+        RANK_BY, doc='{val|test}_{metric}; lower is better for log_loss, brier and max_drawdown')
     quick: bool = param(False, doc="use each model's quick_config")
     model_config: dict = param({}, doc='per-model overrides: {model: {key: value}}')
     evaluation: dict = param({}, doc='EvalConfig keys; mode: walk_forward (and WalkForwardConfig keys) walks forward')
@@ -213,6 +216,7 @@ def leaderboard(results: list[dict], rank_by: str, ledger: Path | None = None) -
                 {'model': r['model'] if row == 'model' else f'reference:{row}',
                  'bases': r.get('bases', '') if row == 'model' else '', 'horizon': r['horizon'], 'seed': r['seed'],
                  'run_dir': r['run_dir'], 'early_stopping_on': m.get('early_stopping_on', 'val'),
+                 'verdict': m.get('verdict', {}).get('summary', '') if row == 'model' else 'reference',
                  **_row(on['val'][row], 'val'), **_row(on['test'][row], 'test'),
                  'val_rows': len(rows['val']), 'test_rows': len(rows['test']), 'val_rows_own': m['n_samples']['val'],
                  'test_rows_own': m['n_samples']['test'], **own})
@@ -227,9 +231,10 @@ def leaderboard(results: list[dict], rank_by: str, ledger: Path | None = None) -
            .join(g[spread].std(ddof=1).fillna(0.0).add_suffix('_std'))
            .join(g.size().rename('n_runs'))
            .join(g['early_stopping_on'].agg(lambda v: '+'.join(sorted(set(v)))))
+           .join(g['verdict'].agg(lambda v: ' / '.join(sorted(set(v)))))  # each seed's own verdict
            .reset_index())
     out['is_reference'] = out['model'].str.startswith('reference:')
-    asc = rank_by.split('_', 1)[1] in ('log_loss', 'brier', 'max_drawdown')
+    asc = rank_by.split('_', 1)[1] in MINIMIZE
     out = out.sort_values(
         ['is_reference', 'horizon', rank_by], ascending=[True, True, asc], na_position='last').reset_index(drop=True)
     out['rank'] = np.where(out['is_reference'], np.nan, out.groupby(['horizon', 'is_reference']).cumcount() + 1)
@@ -355,7 +360,7 @@ def _write_leaderboard(lb: pd.DataFrame, exp_dir: Path, rank_by: str) -> str:
              'val_deflated_sharpe', 'dsr_trials', 'spa_p', 'spa_p_grid', 'in_mcs', 'mcs_p', 'test_accuracy',
              'test_macro_f1', 'test_mean_ic', 'test_sharpe',
              'test_sharpe_ci_low', 'test_sharpe_ci_high', 'test_n_bars', 'test_reliable', 'test_max_drawdown')
-    show = ['rank', 'model', 'bases', 'horizon', 'n_runs', rank_by, f'{rank_by}_std', f'{rank_by}_own'] + [
+    show = ['rank', 'model', 'bases', 'horizon', 'n_runs', 'verdict', rank_by, f'{rank_by}_std', f'{rank_by}_own'] + [
         c for c in extra if c != rank_by]
     t = lb[show].copy()
     t['rank'] = t['rank'].map(lambda v: '' if pd.isna(v) else str(int(v)))
@@ -419,18 +424,22 @@ def terminal_table(lb: pd.DataFrame, rank_by: str) -> str:
     metric = rank_by.split('_', 1)[1]
     f = lambda v, p=3: '' if pd.isna(v) else f'{v:.{p}f}'
     head = f"{'h':>3}  {'model':<30} {metric + ' ± sd':>17} {'IC':>7} {'val Sharpe [95%]':>22} {'bars':>5} {'MCS':>4}"
-    lines = [head + f" {'SPA p':>6}", '-' * (len(head) + 7)]
+    lines = [head + f" {'SPA p':>6} {'beats refs':>10}", '-' * (len(head) + 18)]
+    mark = {'beats both references': 'yes', 'does not beat its references': 'no', 'degenerate': 'DEGENERATE'}
     for r in lb.itertuples():
         name = r.model + (f' [{r.bases}]' if r.bases else '')
         score = f"{f(getattr(r, rank_by))} ± {f(getattr(r, rank_by + '_std'))}"
         ci = '' if pd.isna(r.val_sharpe_ci_low) else f" [{f(r.val_sharpe_ci_low, 2)}, {f(r.val_sharpe_ci_high, 2)}]"
         sharpe = f"{f(r.val_sharpe, 2)}{ci}"
         mcs = '' if r.is_reference or pd.isna(r.in_mcs) else ('yes' if r.in_mcs else 'no')
+        beats = '' if r.is_reference else ' / '.join(mark.get(v, v) for v in r.verdict.split(' / '))
         lines.append(f"{r.horizon:>3}  {name[:30]:<30} {score:>17} {f(r.val_mean_ic):>7} {sharpe:>22} "
-                     f"{f(r.val_n_bars, 0):>5} {mcs:>4} {f(r.spa_p):>6}")
+                     f"{f(r.val_n_bars, 0):>5} {mcs:>4} {f(r.spa_p):>6} "
+                     f"{beats:>10}")
     return '\n'.join(lines) + ("\nMCS: in the 90% Model Confidence Set on val log loss; SPA p: the chance that the "
-                               "model beats neither the majority\nnor always long by more than luck. Full table: "
-                               "leaderboard.md")
+                               "model beats neither the majority\nnor always long by more than luck. beats refs: the "
+                               "run's verdict (every seed's); DEGENERATE: it never learned\n(iteration 0, one class, "
+                               "or no trade). Full table: leaderboard.md")
 
 # %% ../../nbs/24_training.experiment.ipynb #64fbe19f
 def _base_runs(cell: dict, results: list[dict]) -> list[str]:
@@ -484,23 +493,33 @@ def run_experiment(
     return exp_dir, lb, [r for r in results if r['status'] != 'complete']
 
 # %% ../../nbs/24_training.experiment.ipynb #0c42029e
-def main(argv=None):
-    "Entry point of `er_experiment`."
-    p = argparse.ArgumentParser(prog='er_experiment',
-                                description='Run a models x horizons (x seeds) grid of papermill experiment notebooks.')
-    p.add_argument('config', help='experiment YAML path, or the name of a shipped one (baseline, quick)')
-    p.add_argument('--parallel', type=int, default=1, help='cells run at once')
-    p.add_argument(
-        '--scheduler',
-        help='run the cells on a Dask cluster: the scheduler address (tcp://host:8786); every worker needs the '
-        'runs directory and data at the same paths, and the same MLflow tracking URI')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    p.add_argument('--verbose', action='store_true', help="show the libraries' and kernels' own logs and warnings")
-    a = p.parse_args(argv)
+def with_overrides(cfg: ExperimentConfig, data=None, runs_dir=None, sets=(), seeds=None) -> ExperimentConfig:
+    "`cfg` with the command line's --data, --runs-dir, --seeds and --set MODEL.KEY=V (or evaluation./train.KEY=V)."
+    d = cfg.to_dict() | {k: v for k, v in (('data', data), ('runs_dir', runs_dir), ('seeds', seeds)) if v}
+    d['model_config'] = {m: dict(v) for m, v in d['model_config'].items()}
+    for s in sets:
+        key, eq, raw = s.partition('=')
+        section, _, name = key.rpartition('.')
+        if not eq or not section or not name:
+            raise ConfigError(f"er_experiment --set takes MODEL.KEY=VALUE (lightgbm.n_estimators=300), "
+                              f"evaluation.KEY=VALUE or train.KEY=VALUE; got {s!r}")
+        val = yaml.safe_load(raw)
+        if section in ('evaluation', 'train'):
+            d[section] = {**d[section], name: val}
+        else:  # a model: the names the YAML's model_config uses (short or family:name)
+            mine = next((m for m in d['model_config'] if ModelRegistry.resolve(m) == ModelRegistry.resolve(section)),
+                        section)
+            d['model_config'].setdefault(mine, {})[name] = val
+    return ExperimentConfig.from_dict(d)
+
+
+def run(a):
+    "Run `er_experiment` with the arguments `cli.experiment_parser` parsed."
     with cli_errors(a.debug):
-        exp_dir, lb, failed = run_experiment(a.config, a.parallel, a.verbose, a.scheduler)
+        cfg = with_overrides(load_experiment(a.config), a.data, a.runs_dir, a.set, a.seeds)
+        exp_dir, lb, failed = run_experiment(cfg, a.parallel, a.verbose, a.scheduler)
         if len(lb):
-            print(terminal_table(lb, load_experiment(a.config).rank_by))
+            print(terminal_table(lb, cfg.rank_by))
         print(f"experiment directory: {exp_dir}  (executed notebooks, run directories, leaderboard.{{md,parquet,png}})")
         print(f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri(Path(exp_dir).parent)}  "
               f"(experiment {exp_dir.name.rsplit('_', 1)[0]!r})")
@@ -509,3 +528,8 @@ def main(argv=None):
             for r in failed:
                 print(f"  {r['stem']}: {r['error']}  (notebook: {r['notebook']})", file=sys.stderr)
             sys.exit(1)
+
+
+def main(argv=None):
+    "Entry point of `er_experiment` (the parser is `cli.experiment_parser`)."
+    return dispatch('er_experiment', argv)

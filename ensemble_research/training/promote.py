@@ -4,15 +4,16 @@
 
 # %% ../../nbs/25_training.promote.ipynb #f2400004
 from __future__ import annotations
-import argparse, re
+import re
 from pathlib import Path
 import mlflow
+from ..cli import dispatch
 from ..core import ConfigError, cli_errors, quiet_libraries
 from .runs import read_run
 from .records import mlflow_tracking
 
 # %% auto #0
-__all__ = ['promote', 'main']
+__all__ = ['promote', 'run', 'main']
 
 # %% ../../nbs/25_training.promote.ipynb #f2400006
 def promote(
@@ -42,16 +43,15 @@ def promote(
             'uri': f'models:/{name}@{alias}', 'tracking_uri': uri}
 
 # %% ../../nbs/25_training.promote.ipynb #f2400010
-def main(argv=None):
-    "Entry point of `er_promote`."
-    p = argparse.ArgumentParser(prog='er_promote', description="Register a run's model under an alias (champion-hH).")
-    p.add_argument('run_dir', help='a complete run directory (runs/NAME_TIMESTAMP, or one inside an experiment)')
-    p.add_argument('--alias', help='default: champion-h{horizon}')
-    p.add_argument('--name', default='ensemble_research', help='the registered model (default: ensemble_research)')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    a = p.parse_args(argv)
+def run(a):
+    "Run `er_promote` with the arguments `cli.promote_parser` parsed."
     with cli_errors(a.debug):
         d = promote(a.run_dir, a.alias, a.name)
         was = f" (it was version {d['previous']})" if d['previous'] else ''
         print(f"{d['name']} version {d['version']} is now @{d['alias']}{was}, in {d['tracking_uri']}")
         print(f"load it: load_model({d['uri']!r})  (ensemble_research.models; or mlflow.pyfunc.load_model)")
+
+
+def main(argv=None):
+    "Entry point of `er_promote` (the parser is `cli.promote_parser`)."
+    return dispatch('er_promote', argv)

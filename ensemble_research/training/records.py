@@ -18,8 +18,8 @@ from .evaluator import flat_report
 # %% auto #0
 __all__ = ['TRIAL_STATES', 'new_run_dir', 'write_parquet', 'process_identity', 'write_status', 'disk_nearly_full',
            'split_summary', 'mlflow_tracking', 'tracking_uri', 'store_lock', 'ensure_experiment', 'flatten_dict',
-           'mlflow_scalars', 'make_pyfunc', 'log_pyfunc', 'ledger_path', 'config_digest', 'append_trial', 'read_trials',
-           'distinct_trials', 'trial_count']
+           'mlflow_scalars', 'log_report', 'make_pyfunc', 'log_pyfunc', 'ledger_path', 'config_digest', 'append_trial',
+           'read_trials', 'distinct_trials', 'trial_count']
 
 # %% ../../nbs/20a_training.records.ipynb #8b9f416d
 def new_run_dir(root: Path, stem: str) -> Path:
@@ -125,7 +125,17 @@ def mlflow_scalars(metrics: dict, split: str) -> dict:
         keep = flat if row == 'model' else {k: flat[k] for k in ('accuracy', 'sharpe') if k in flat}
         pre = f'{split}_' if row == 'model' else f'{split}_ref_{row}_'
         out |= {pre + k: v for k, v in keep.items() if np.isfinite(v)}
+    v = metrics.get('verdict') if split == 'val' else None
+    if v:  # the verdict as numbers, so that the MLflow UI can sort and filter runs by it
+        out |= {'val_beats_references': float(v['beats_references']), 'val_degenerate': float(bool(v['degenerate']))}
+        out |= {'val_log_loss_diff': v['log_loss_diff']} if np.isfinite(v['log_loss_diff']) else {}
     return out
+
+
+def log_report(metrics: dict, splits=('val', 'test')):
+    "Log a run's report to the active MLflow run: the splits' scalars, and the verdict's summary as the `verdict` tag."
+    mlflow.log_metrics({k: x for s in splits for k, x in mlflow_scalars(metrics, s).items()})
+    if 'verdict' in metrics: mlflow.set_tag('verdict', metrics['verdict']['summary'])
 
 # %% ../../nbs/20a_training.records.ipynb #c869ea47
 def make_pyfunc():

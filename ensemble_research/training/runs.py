@@ -4,13 +4,14 @@
 
 # %% ../../nbs/22_training.runs.ipynb #f2200004
 from __future__ import annotations
-import argparse, json, os, socket, sys
+import json, os, socket, sys
 from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
 import psutil
 import yaml
+from ..cli import dispatch
 from ..core import ConfigError, DataError, cli_errors, quiet_libraries
 from ..data.dataset import TimeSeriesDataset
 from ..data.phase1 import SPLITS, load_splits
@@ -24,7 +25,7 @@ from .walkforward import WalkForward
 
 # %% auto #0
 __all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trials_table', 'trainer_config', 'data_differences',
-           'reproduce', 'predict_run', 'resume', 'main_runs', 'main_reproduce']
+           'reproduce', 'predict_run', 'resume', 'run_runs', 'main_runs', 'run_reproduce', 'main_reproduce']
 
 # %% ../../nbs/22_training.runs.ipynb #f2200007
 def read_run(run_dir) -> tuple[dict, dict]:
@@ -74,12 +75,13 @@ def reap(
     return dead
 
 # %% ../../nbs/22_training.runs.ipynb #f2200012
-_HEADLINE = ('val_macro_f1', 'val_log_loss', 'test_macro_f1', 'test_sharpe', 'test_n_bars')
+_VAL = ('val_log_loss', 'val_ref_log_loss', 'val_macro_f1', 'val_ref_macro_f1', 'val_sharpe', 'val_n_bars')
+_TEST = ('test_log_loss', 'test_macro_f1', 'test_sharpe', 'test_n_bars')
 
 
-def list_runs(runs_dir) -> pd.DataFrame:
-    "One row per run directory: status, model, horizon, start, headline metrics, and the error of a failed one."
-    rows = []
+def list_runs(runs_dir, test: bool = False) -> pd.DataFrame:
+    "One row per run: status, model, horizon, start, verdict, val metrics beside the majority's (`test`: test too)."
+    rows, cols = [], _VAL + (_TEST if test else ())
     for rd in run_dirs(runs_dir):
         st = json.loads((rd / 'status.json').read_text())
         conf = yaml.safe_load((rd / 'config.yaml').read_text()) or {}
@@ -89,9 +91,10 @@ def list_runs(runs_dir) -> pd.DataFrame:
         if st.get('status') == 'complete' and m.is_file():
             met = json.loads(m.read_text())
             flat = {f'{s}_{k}': v for s in ('val', 'test') for k, v in flat_report(met[s]['model']).items()}
-            row |= {k: flat.get(k) for k in _HEADLINE}
+            flat |= {f'val_ref_{k}': v for k, v in flat_report(met['val']['majority']).items()}
+            row |= {'verdict': met.get('verdict', {}).get('summary', '')} | {k: flat.get(k) for k in cols}
         rows.append(row | {'error': (st.get('error') or '')[:100]})
-    return pd.DataFrame(rows, columns=['run', 'status', 'model', 'horizon', 'started', *_HEADLINE, 'error'])
+    return pd.DataFrame(rows, columns=['run', 'status', 'model', 'horizon', 'started', 'verdict', *cols, 'error'])
 
 # %% ../../nbs/22_training.runs.ipynb #9ae8c0f0
 def trials_table(path) -> pd.DataFrame:
@@ -198,29 +201,18 @@ def resume(run_dir) -> Trainer:
     return t
 
 # %% ../../nbs/22_training.runs.ipynb #f2200027
-def main_runs(argv=None):
-    "Entry point of `er_runs`."
-    p = argparse.ArgumentParser(prog='er_runs', description='List run directories, or score data with a run.')
-    sub = p.add_subparsers(dest='cmd', required=True)
-    ls = sub.add_parser('list', help='every run with its status and headline metrics (dead runs are marked failed)')
-    ls.add_argument('--runs-dir', default='runs')
-    tr = sub.add_parser('trials', help='the trial ledger: every configuration scored on val (what N counts)')
-    tr.add_argument('--runs-dir', default='runs')
-    tr.add_argument('--all', action='store_true', help='every entry, not the counts')
-    pr = sub.add_parser('predict', help="score a split of a Phase-1 directory with a run's model")
-    pr.add_argument('run_dir')
-    pr.add_argument('--data', required=True, help='a Phase-1 directory with the features the model was trained on')
-    pr.add_argument('--split', default='test', choices=SPLITS)
-    pr.add_argument('--out', required=True, help='parquet file to write')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    a = p.parse_args(argv)
+def run_runs(a):
+    "Run `er_runs` with the arguments `cli.runs_parser` parsed."
     with cli_errors(a.debug):
         if a.cmd == 'list':
             if not Path(a.runs_dir).is_dir():
                 raise ConfigError(f"no runs directory {a.runs_dir}")
             reap(a.runs_dir, say=True)
-            df = list_runs(a.runs_dir)
-            print(df.to_markdown(index=False, floatfmt='.4f') if len(df) else f"no runs in {a.runs_dir}")
+            df = list_runs(a.runs_dir, a.test)
+            print(df.to_markdown(index=False, floatfmt='.3f') if len(df) else f"no runs in {a.runs_dir}")
+            if len(df) and not a.test:
+                print("val metrics beside the train-prior reference (val_ref_); test ones with --test, for the final "
+                      "report of the run you pick, never for choosing")
         elif a.cmd == 'trials':
             path = ledger_path(a.runs_dir)
             df = read_trials(path) if a.all else trials_table(path)
@@ -230,14 +222,13 @@ def main_runs(argv=None):
             print(f"wrote {len(df):,} rows of probabilities to {a.out}")
 
 
-def main_reproduce(argv=None):
-    "Entry point of `er_reproduce`."
-    p = argparse.ArgumentParser(prog='er_reproduce', description='Train a finished run again; compare predictions.')
-    p.add_argument('run_dir')
-    p.add_argument('--runs-dir', help="where the new run goes (default: beside the old one)")
-    p.add_argument('--atol', type=float, default=1e-6, help='largest absolute difference accepted (default 1e-6)')
-    p.add_argument('--debug', action='store_true', help='show the traceback of an error')
-    a = p.parse_args(argv)
+def main_runs(argv=None):
+    "Entry point of `er_runs` (the parser is `cli.runs_parser`)."
+    return dispatch('er_runs', argv)
+
+
+def run_reproduce(a):
+    "Run `er_reproduce` with the arguments `cli.reproduce_parser` parsed."
     with cli_errors(a.debug):
         r = reproduce(a.run_dir, a.runs_dir, a.atol)
         print(f"new run: {r['run_dir']}")
@@ -249,3 +240,8 @@ def main_reproduce(argv=None):
         else:
             print(f"NOT reproduced: differences exceed atol {r['atol']:g}; cpu count then/now: {r['cpu_count']}")
             sys.exit(1)
+
+
+def main_reproduce(argv=None):
+    "Entry point of `er_reproduce` (the parser is `cli.reproduce_parser`)."
+    return dispatch('er_reproduce', argv)

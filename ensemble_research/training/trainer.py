@@ -21,16 +21,18 @@ from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import (EvalConfig, class_prior, evaluate_frame, flat_report, frame_books,
                                                   split_bars)
+from .compare import verdict
 from .plots import (plot_confusion, plot_drawdown, plot_equity, plot_importance,
-                                              plot_loss_curves, plot_reliability)
+                                              plot_loss_curves, plot_reliability, write_report)
 from .records import (config_digest, disk_nearly_full, ensure_experiment, flatten_dict,
                                                 ledger_path, log_pyfunc, append_trial,
-                                                mlflow_scalars, mlflow_tracking, new_run_dir, process_identity,
+                                                log_report, mlflow_tracking, new_run_dir, process_identity,
                                                 split_summary, tracking_uri, write_parquet, write_status)
 from .records import make_pyfunc  # noqa: F401 (models logged before 0.2 name it here)
 
 # %% auto #0
-__all__ = ['HELD_OUT_NOTE', 'INNER_NOTE', 'SELECTION_NOTE', 'TrainConfig', 'Trainer', 'saved_split', 'metrics_from_predictions']
+__all__ = ['HELD_OUT_NOTE', 'INNER_NOTE', 'SELECTION_NOTE', 'VALIDATION_USES', 'TrainConfig', 'Trainer', 'saved_split',
+           'metrics_from_predictions']
 
 # %% ../../nbs/21_training.trainer.ipynb #e75e35c9
 @dataclasses.dataclass
@@ -133,8 +135,17 @@ HELD_OUT_NOTE = ('validation did not drive fitting (nothing to stop early or wei
                  'report the model you pick on test')
 INNER_NOTE = ('early stopping and every fitted choice watched the inner slice of train (its last {:.0%} of datetimes, '
               'purged), not val: choose on val, report the model you pick on test')
-SELECTION_NOTE = ('validation drove early stopping (and CatBoost use_best_model, voting weights), so val metrics are '
-                  'optimistic; test is for the final report of the model you pick, never for choosing')
+SELECTION_NOTE = ('validation drove {}, so val metrics are optimistic; test is for the final report of the model you '
+                  'pick, never for choosing')
+VALIDATION_USES = {'catboost': 'early stopping and use_best_model', 'voting': "the voting weights and the members' "
+                   'early stopping', 'stacking': "the members' early stopping"}  # by model; else early stopping
+
+
+@patch
+def _validation_use(self: Trainer) -> str:
+    "What validation drove in this model's fit, in the model's own terms."
+    short = self.model_name.split(':')[1]
+    return VALIDATION_USES.get(short, 'early stopping')
 
 
 @patch
@@ -155,9 +166,12 @@ def evaluate(self: Trainer) -> dict:
         'coverage': {s: {'unscored': len(d.unscored), 'stitched': d.n_stitched} for s, d in self.data.items()},
         'early_stopping_on': self.config.early_stopping_on,
         'selection': (INNER_NOTE.format(m.inner[0]) if m.inner
-                      else SELECTION_NOTE if m.uses_validation else HELD_OUT_NOTE),
+                      else SELECTION_NOTE.format(self._validation_use()) if m.uses_validation else HELD_OUT_NOTE),
         'inner_slice': self.history.get('inner_slice'),
         'fit_seconds': self.fit_seconds, 'best_iteration': self.history.get('best_iteration')}
+    if 'val' in out:  # does it beat its references on val, and if not, why not
+        self.metrics['verdict'] = verdict(out['val'], self.predictions['val'], prior,
+                                          best_iteration=self.history.get('best_iteration'))
     return self.metrics
 
 # %% ../../nbs/21_training.trainer.ipynb #108d8041
@@ -189,16 +203,19 @@ def metrics_from_predictions(run_dir, rows: dict | None = None) -> dict:
 # %% ../../nbs/21_training.trainer.ipynb #e94c3da4
 @patch
 def plot(self: Trainer):
-    "Test confusion matrix, the test book's equity and drawdown, reliability, and importance or learning curves."
+    "Test confusion matrix, val and test equity and drawdown, reliability, and importance or learning curves."
     d, name, H, cfg = self.run_dir / 'plots', self.model_name, self.config.horizon, self.eval_config
     df = self.predictions['test']
     plot_confusion(self.metrics['test']['model']['classification']['confusion_matrix'], f'{name} h{H}: test confusion',
                    d / 'confusion_matrix.png')
-    books, method = frame_books(df, H, cfg, self.bars['test'])
-    if books is not None:
-        title = f'{name} h{H}: test book ({method}, costs {cfg.cost_bps} bps)'
-        plot_equity({name: books['model'], 'always long': books['always long']}, title, d / 'equity_curve.png')
-        plot_drawdown(books['model'], f'{name} h{H}: test drawdown', d / 'drawdown.png')
+    books = {s: frame_books(self.predictions[s], H, cfg, self.bars[s]) for s in ('val', 'test')}
+    if books['test'][0] is not None:  # val, then test after the purge gap: one line each, the test start marked
+        curves = {k: pd.concat([books[s][0][k] for s in ('val', 'test')]) for k in ('model', 'always long')}
+        title = f"{name} h{H}: equity, val then test (costs {cfg.cost_bps:g} bps)"
+        marks = {'test': [books['test'][0]['model'].index[0]]}
+        plot_equity({name: curves['model'], 'always long': curves['always long']}, title, d / 'equity_curve.png',
+                    marks)
+        plot_drawdown(curves['model'], f'{name} h{H}: drawdown, val and test', d / 'drawdown.png', marks)
     plot_reliability(df['label'].to_numpy(), df[list(PROB_COLUMNS)].to_numpy(), d / 'reliability.png')
     if hasattr(self.model, 'feature_importance'):
         plot_importance(self.model.feature_importance(), d / 'feature_importance.png')
@@ -301,7 +318,8 @@ def _finish(self: Trainer):
     self.save_predictions()
     write_text_atomic(rd / 'metrics' / 'metrics.json', json.dumps(self.metrics, indent=1, default=float))
     self.plot()
-    mlflow.log_metrics(mlflow_scalars(self.metrics, 'val') | mlflow_scalars(self.metrics, 'test'))
+    write_report(rd, self.metrics, f'{self.model_name} h{self.config.horizon}: {rd.name}')
+    log_report(self.metrics)
     for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
         mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
     info = log_pyfunc(self.model, self._input_example(), rd / 'checkpoints' / 'model')

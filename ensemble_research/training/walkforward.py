@@ -20,9 +20,11 @@ from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, load_model
 from .evaluator import (class_prior, classification_metrics, evaluate_frame, frame_books,
                                                   ic_series, split_bars)
-from .plots import plot_confusion, plot_drawdown, plot_equity, plot_ic, plot_reliability
-from .records import log_pyfunc, mlflow_scalars, write_parquet, write_status
+from .plots import (plot_confusion, plot_drawdown, plot_equity, plot_ic, plot_reliability,
+                                              write_report)
+from .records import log_pyfunc, log_report, write_parquet, write_status
 from .trainer import Trainer
+from .compare import verdict
 
 # %% auto #0
 __all__ = ['WALK_NOTE', 'WalkForwardConfig', 'read_scaler', 'history', 'plan_folds', 'WalkForward', 'thread_share', 'task_runner']
@@ -322,7 +324,8 @@ def evaluate_record(self: WalkForward, rec: pd.DataFrame) -> dict:
     self.metrics = out | {
         'train_class_prior': prior.tolist(), 'n_samples': {p: len(d) for p, d in parts.items()},
         'coverage': {p: {'unscored': 0, 'stitched': 0} for p in parts}, 'early_stopping_on': 'inner',
-        'selection': WALK_NOTE, 'walk_forward': wf}
+        'selection': WALK_NOTE, 'walk_forward': wf,
+        'verdict': verdict(out['val'], parts['val'], prior)}  # on the record before the first test row
     return self.metrics
 
 # %% ../../nbs/21a_training.walkforward.ipynb #649e2a4d
@@ -352,7 +355,8 @@ def _finish_walk(self: WalkForward, results: dict):
         if self.bars[p] is not None: write_parquet(self.bars[p], d / f'{p}_bars.parquet')
     write_text_atomic(rd / 'metrics' / 'metrics.json', json.dumps(self.metrics, indent=1, default=float))
     self.plot_walk(rec)
-    mlflow.log_metrics({k: v for s in ('val', 'test', 'oos') for k, v in mlflow_scalars(self.metrics, s).items()})
+    write_report(rd, self.metrics, f'{self.model_name} h{self.config.horizon}: {rd.name} (walk-forward)')
+    log_report(self.metrics, ('val', 'test', 'oos'))
     fp, self.model = self.model.data_fingerprint, load_model(rd / 'checkpoints' / 'model')  # the last fold's model
     self.model.data_fingerprint = fp  # fitted on the most recent history: the one to deploy
     info = log_pyfunc(self.model, self._input_example(), rd / 'checkpoints' / 'model')

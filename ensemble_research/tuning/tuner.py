@@ -15,14 +15,14 @@ from ..core import (CONFIG_DIR, ConfigError, ResearchError, Settings, closest, f
                                     quiet_libraries, read_yaml)
 from ..data.phase1 import SPLITS, load_splits, split_file
 from ..models import ModelRegistry
-from ..training.evaluator import deflated_sharpe, flat_report
+from ..training.evaluator import MINIMIZE, RANK_BY, deflated_sharpe, flat_report
 from ..training.records import (ensure_experiment, ledger_path, mlflow_tracking, read_trials,
                                                 trial_count, tracking_uri)
 from ..training.trainer import TrainConfig, Trainer
 
 # %% auto #0
-__all__ = ['SPACES_DIR', 'MINIMIZE', 'search_space', 'suggest', 'TuneConfig', 'open_storage', 'open_study', 'objective',
-           'run_worker', 'tune', 'summary', 'lock']
+__all__ = ['SPACES_DIR', 'search_space', 'suggest', 'TuneConfig', 'open_storage', 'open_study', 'objective', 'run_worker', 'tune',
+           'summary', 'lock']
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e007
 SPACES_DIR = CONFIG_DIR / 'search_spaces'
@@ -60,9 +60,6 @@ def suggest(trial: optuna.Trial, model: str, space: dict | None = None) -> dict:
     return out
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e011
-MINIMIZE = ('log_loss', 'brier', 'ece', 'max_drawdown')
-
-
 @dataclasses.dataclass
 class TuneConfig(Settings):
     "One study: which model and horizon, how many trials, where the study lives, what is optimised."
@@ -74,7 +71,7 @@ class TuneConfig(Settings):
     storage: str | None = param(None, doc='SQLAlchemy URL; default sqlite under runs_dir (one machine)')
     study: str | None = param(None, doc='study name; default MODEL_hH. The same name and storage join a study')
     workers: int = param(1, lo=1, doc='worker processes on this machine')
-    metric: str = param('val_log_loss', doc='a validation metric of the report: val_log_loss, val_macro_f1, ...')
+    metric: str = param(RANK_BY, doc='a validation metric of the report: val_log_loss, val_macro_f1, ...')
     pruner: str = param('median', choices=('median', 'hyperband', 'none'))
     seed: int = param(42, doc="the sampler's seed (each worker adds its index)")
     data: str = param('data/splits/scaled')
