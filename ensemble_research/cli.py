@@ -144,7 +144,7 @@ def experiment_parser() -> argparse.ArgumentParser:
 def runs_parser() -> argparse.ArgumentParser:
     p = _common(_parser('er_runs', 'List runs with their verdicts, the trial ledger, or score data with a run.',
                         'er_runs list --runs-dir runs'))
-    sub = p.add_subparsers(dest='cmd', required=True, metavar='{list,trials,predict}')
+    sub = p.add_subparsers(dest='cmd', required=True, metavar='{list,trials,predict,explain}')
     ls = _sub(sub, 'list', 'every run with its status, verdict and val metrics (dead runs are marked failed)',
               'er_runs list --runs-dir runs/quick_20261203-101500')
     ls.add_argument('--runs-dir', default=RUNS_DIR, help='the runs directory, e.g. runs (the default)')
@@ -161,6 +161,11 @@ def runs_parser() -> argparse.ArgumentParser:
     pr.add_argument('--split', default='test', choices=('train', 'val', 'test'), help='which split, e.g. val '
                                                                                       '(default test)')
     pr.add_argument('--out', required=True, help='parquet file to write, e.g. probs.parquet')
+    ex = _sub(sub, 'explain', "TreeSHAP (boosting) and permutation importance (every family) of a run, on val",
+              'er_runs explain runs/gru_h5_20261203-101500 --repeats 5')
+    ex.add_argument('run_dir', help='a complete run directory, e.g. runs/gru_h5_20261203-101500')
+    ex.add_argument('--data', help="the Phase-1 directory, e.g. data/splits/scaled (default: the run's own)")
+    ex.add_argument('--repeats', type=int, help="shuffles per feature, e.g. 5 (default: the run's, else 3)")
     return p
 
 

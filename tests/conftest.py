@@ -1,7 +1,8 @@
 """Shared pytest setup: the `slow` marker (run with --runslow, as `make test-slow` does), the tiny fixture written once
 per session (`data`, and its loaded splits `splits`), and MLflow kept off any tracking URI set in the environment."""
 
-import contextlib, os, signal, socket, subprocess, time, urllib.error, urllib.request
+import contextlib, os, shutil, signal, socket, subprocess, tempfile, time, urllib.error, urllib.request
+from pathlib import Path
 import pytest
 from ensemble_research.data.phase1 import load_splits
 from ensemble_research.data.synthetic import tiny_fixture
@@ -70,3 +71,43 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+PG = Path('/usr/lib/postgresql/15/bin')
+
+
+@pytest.fixture(scope='session')
+def pg():
+    "A throwaway PostgreSQL server on loopback (run as the postgres user: it refuses root); yields db(name) -> its URL."
+    if not (PG / 'initdb').is_file():
+        pytest.skip(f'no PostgreSQL server binaries at {PG} (Debian: apt install postgresql)')
+    if os.geteuid() != 0 or shutil.which('runuser') is None:
+        pytest.skip('starting PostgreSQL here needs root and runuser, to run the server as the postgres user')
+    d = Path(tempfile.mkdtemp(prefix='er_pg_'))
+    shutil.chown(d, 'postgres')
+    as_pg, port = ['runuser', '-u', 'postgres', '--'], free_port()
+    subprocess.run(as_pg + [str(PG / 'initdb'), '-D', str(d / 'data'), '-A', 'trust', '-U', 'er'], check=True,
+                   capture_output=True)
+    subprocess.run(as_pg + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-l', str(d / 'log'), '-w', '-o',
+                            f'-k {d} -h 127.0.0.1 -p {port}', 'start'], check=True, capture_output=True)
+
+    def db(name: str) -> str:
+        subprocess.run(as_pg + [str(PG / 'createdb'), '-h', '127.0.0.1', '-p', str(port), '-U', 'er', name],
+                       check=True, capture_output=True)
+        return f'postgresql+psycopg://er@127.0.0.1:{port}/{name}'
+    try:
+        yield db
+    finally:
+        subprocess.run(as_pg + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-m', 'fast', 'stop'], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def readme_command(start: str, subs: dict) -> list[str]:
+    "The README's command line that begins with `start` (continuation lines joined, comment dropped), with `subs`."
+    import shlex
+    text = (Path(__file__).resolve().parents[1] / 'README.md').read_text().replace('\\\n', ' ')
+    line = next(l for l in text.splitlines() if l.strip().startswith(start)).split('  #')[0]
+    for k, v in subs.items():
+        assert k in line, (k, line)  # the recipe still says what the test substitutes
+        line = line.replace(k, v)
+    return shlex.split(line)

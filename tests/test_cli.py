@@ -19,7 +19,7 @@ def run(line: str, cwd, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize('line', [*COMMANDS, 'er_data check', 'er_data sample', 'er_data build', 'er_runs list',
-                                  'er_runs trials', 'er_runs predict'])
+                                  'er_runs trials', 'er_runs predict', 'er_runs explain'])
 def test_help_answers_at_once_with_an_example(line, tmp_path):
     t0 = time.perf_counter()
     out = run(f'{line} --help', tmp_path)

@@ -2,7 +2,7 @@
 storage, a killed worker's trial is failed by its heartbeat and retried, test data is never read, PostgreSQL storage,
 and optuna-dashboard reads a study back over HTTP."""
 
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import mlflow, optuna, pytest
 from ensemble_research.data.phase1 import split_file
@@ -116,32 +116,10 @@ def test_a_killed_worker_is_failed_by_its_heartbeat_and_the_study_resumes(tmp_pa
     assert any(t.system_attrs.get('failed_trial') == failed.number for t in study.trials)  # it was retried
 
 
-PG = Path('/usr/lib/postgresql/15/bin')
-
-
 @pytest.fixture(scope='module')
-def postgres():
-    "A throwaway PostgreSQL server on loopback, run as the postgres user (the server refuses root)."
-    if not (PG / 'initdb').is_file():
-        pytest.skip(f'no PostgreSQL server binaries at {PG} (Debian: apt install postgresql)')
-    if os.geteuid() != 0 or shutil.which('runuser') is None:
-        pytest.skip('starting PostgreSQL here needs root and runuser, to run the server as the postgres user')
-    d = Path(tempfile.mkdtemp(prefix='er_pg_'))
-    shutil.chown(d, 'postgres')
-    as_pg = ['runuser', '-u', 'postgres', '--']
-    port = _port()
-    subprocess.run(as_pg + [str(PG / 'initdb'), '-D', str(d / 'data'), '-A', 'trust', '-U', 'er'], check=True,
-                   capture_output=True)
-    subprocess.run(as_pg
-                   + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-l', str(d / 'log'), '-w', '-o',
-                      f'-k {d} -h 127.0.0.1 -p {port}', 'start'], check=True, capture_output=True)
-    try:
-        subprocess.run(as_pg + [str(PG / 'createdb'), '-h', '127.0.0.1', '-p', str(port), '-U', 'er', 'optuna'],
-                       check=True, capture_output=True)
-        yield f'postgresql+psycopg://er@127.0.0.1:{port}/optuna'
-    finally:
-        subprocess.run(as_pg + [str(PG / 'pg_ctl'), '-D', str(d / 'data'), '-m', 'fast', 'stop'], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
+def postgres(pg):
+    "The study's database on the session's PostgreSQL server (conftest.pg)."
+    return pg('optuna')
 
 
 def test_two_workers_on_postgresql(tmp_path, postgres):

@@ -75,6 +75,18 @@ class BoostingModel(BaseModel):
         imp = pd.Series(0.0, index=self.columns) + pd.Series(self._importance(), dtype=float)
         return imp.fillna(0.0).rename('gain').sort_values(ascending=False).rename_axis('feature').reset_index()
 
+    def shap_values(self, X) -> np.ndarray:
+        "Exact TreeSHAP from the library's own API: (n, 3 classes, columns + 1 bias), summing to `raw_margin`."
+        if not self.is_fitted:
+            raise ModelError("shap_values needs a fitted model")
+        return np.asarray(self._contribs(flatten(self.validate_inputs(X, None, None))), dtype=np.float64)
+
+    def raw_margin(self, X) -> np.ndarray:
+        "(n, 3) raw scores before the softmax: what each row's SHAP values and bias add up to."
+        if not self.is_fitted:
+            raise ModelError("raw_margin needs a fitted model")
+        return np.asarray(self._margin(flatten(self.validate_inputs(X, None, None))), dtype=np.float64)
+
     def _save_weights(self, path):
         self._save_native(Path(path) / self.native_file)
         return [self.native_file]
@@ -141,6 +153,17 @@ class XGBoostModel(BoostingModel):
         return self.booster.predict(xgb.DMatrix(X, feature_names=self.columns, nthread=self.threads),
                                     iteration_range=(0, self.best_iteration + 1))
 
+    def _dmatrix(self, X):
+        import xgboost as xgb
+
+        return xgb.DMatrix(X, feature_names=self.columns, nthread=self.threads)
+
+    def _contribs(self, X):  # (n, 3, columns + 1)
+        return self.booster.predict(self._dmatrix(X), pred_contribs=True, iteration_range=(0, self.best_iteration + 1))
+
+    def _margin(self, X):
+        return self.booster.predict(self._dmatrix(X), output_margin=True, iteration_range=(0, self.best_iteration + 1))
+
     def _importance(self):
         return self.booster.get_score(importance_type='total_gain')
 
@@ -198,6 +221,14 @@ class LightGBMModel(BoostingModel):
 
     def _proba(self, X):
         return self.booster.predict(X, num_iteration=self.best_iteration + 1, num_threads=self.threads)
+
+    def _contribs(self, X):  # LightGBM lays the classes side by side: (n, 3 * (columns + 1))
+        n = self.best_iteration + 1
+        out = self.booster.predict(X, num_iteration=n, pred_contrib=True, num_threads=self.threads)
+        return np.asarray(out).reshape(len(X), 3, -1)
+
+    def _margin(self, X):
+        return self.booster.predict(X, num_iteration=self.best_iteration + 1, raw_score=True, num_threads=self.threads)
 
     def _importance(self):
         return dict(zip(self.booster.feature_name(), self.booster.feature_importance('gain')))
@@ -263,6 +294,15 @@ class CatBoostModel(BoostingModel):
 
     def _proba(self, X):
         return self.booster.predict_proba(X, thread_count=self.config.n_jobs or -1)
+
+    def _contribs(self, X):
+        from catboost import Pool
+
+        return self.booster.get_feature_importance(Pool(X, feature_names=self.columns), type='ShapValues',
+                                                   thread_count=self.config.n_jobs or -1)
+
+    def _margin(self, X):
+        return self.booster.predict(X, prediction_type='RawFormulaVal', thread_count=self.config.n_jobs or -1)
 
     def _importance(self):
         return dict(zip(self.columns, self.booster.get_feature_importance()))

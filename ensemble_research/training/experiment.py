@@ -4,7 +4,7 @@
 
 # %% ../../nbs/24_training.experiment.ipynb #297353e7
 from __future__ import annotations
-import dataclasses, importlib.resources, itertools, json, sys, tempfile
+import dataclasses, importlib.resources, itertools, json, os, socket, sys, tempfile
 from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np
@@ -13,7 +13,8 @@ import yaml
 from tqdm.auto import tqdm
 from traitlets.config import Config
 from ..cli import dispatch
-from ..core import ConfigError, Settings, cli_errors, param, quiet_libraries, read_yaml, shipped_config
+from ..core import (ConfigError, DataError, Settings, cli_errors, param, quiet_libraries, read_yaml,
+                                    shipped_config)
 from ..data.phase1 import load_splits
 from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import MIN_BARS, MINIMIZE, RANK_BY, EvalConfig, deflated_sharpe, flat_report
@@ -143,14 +144,22 @@ def _run_cell(cell: dict, cfg: ExperimentConfig, exp_dir: Path, uri: str, verbos
     "Execute the template for one cell with papermill; returns the cell with its status, run directory or error."
     import papermill as pm
 
-    # absolute paths only: cells run in threads, and nothing here may depend on the process's working directory
-    exp_dir = Path(exp_dir).resolve()
+    # absolute paths only (run_experiment resolves them where er_experiment runs): cells run in threads or on other
+    # hosts, and nothing here may depend on a process's working directory
+    exp_dir, host = Path(exp_dir), socket.gethostname()
+    if not exp_dir.is_dir():
+        raise DataError(f"worker {host} (pid {os.getpid()}) cannot see the experiment directory {exp_dir}: every "
+                        "worker needs the runs directory at the same path as the machine running er_experiment "
+                        "(a shared file system), or a tracking server and a runs directory it can reach")
+    if not Path(cfg.data).is_dir():
+        return _failed(cell, exp_dir, f"worker {host} (pid {os.getpid()}) cannot see the data directory {cfg.data}: "
+                       "every worker needs the data at the same path as the machine running er_experiment")
     nb, res = exp_dir / f"{cell['stem']}.ipynb", exp_dir / f".{cell['stem']}.json"
     evaluation, walk = _evaluation(cfg)
     params = {'model': cell['model'], 'horizon': cell['horizon'], 'seed': cell['seed'],
               'config_overrides': cell['config_overrides'], 'evaluation': evaluation, 'walk_forward': walk,
               'train_options': cfg.train | cell.get('train', {}) | ({'verbose': True} if verbose else {}),
-              'data_dir': str(Path(cfg.data).resolve()), 'runs_dir': str(exp_dir), 'experiment_name': cfg.name,
+              'data_dir': str(cfg.data), 'runs_dir': str(exp_dir), 'experiment_name': cfg.name,
               'tracking_uri': uri, 'result_path': str(res)}
     attempt = exp_dir / f".{cell['stem']}.attempt"
     try:  # an attempt that died with its worker left this file: a cluster's rerun is refused, the cell marked failed
@@ -456,6 +465,7 @@ def run_experiment(
 ) -> tuple[Path, pd.DataFrame, list]:
     "Run every cell (`parallel` at once, or on a Dask cluster), write the leaderboard; (dir, leaderboard, failed)."
     cfg = config if isinstance(config, ExperimentConfig) else load_experiment(config)
+    cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).resolve()))  # the same path on every worker and host
     if parallel < 1:
         raise ConfigError(f"--parallel must be at least 1, got {parallel}")
     cells = expand(cfg)
@@ -475,7 +485,7 @@ def run_experiment(
             if ensembles:
                 todo = [c | {'config_overrides': c['config_overrides'] | {'base_runs': _base_runs(c, results)}}
                         for c in todo]
-            futures = {ex.submit(_run_cell, c, cfg, exp_dir, uri, verbose): c for c in todo}
+            futures = {ex.submit(_run_cell, c, cfg, exp_dir.resolve(), uri, verbose): c for c in todo}
             for f in as_completed(futures):
                 try:
                     r = f.result()

@@ -10,16 +10,16 @@ import mlflow
 import numpy as np
 import pandas as pd
 import psutil
-from ..core import atomic_path, file_sha256, package_versions, write_text_atomic
+from ..core import ResearchError, atomic_path, file_sha256, package_versions, write_text_atomic
 from ..data.phase1 import SPLITS, split_file
 from ..models.base import PROB_COLUMNS
 from .evaluator import flat_report
 
 # %% auto #0
 __all__ = ['TRIAL_STATES', 'new_run_dir', 'write_parquet', 'process_identity', 'write_status', 'disk_nearly_full',
-           'split_summary', 'mlflow_tracking', 'tracking_uri', 'store_lock', 'ensure_experiment', 'flatten_dict',
-           'mlflow_scalars', 'log_report', 'make_pyfunc', 'log_pyfunc', 'ledger_path', 'config_digest', 'append_trial',
-           'read_trials', 'distinct_trials', 'trial_count']
+           'split_summary', 'mlflow_tracking', 'tracking_uri', 'store_lock', 'ensure_experiment', 'TrackingError',
+           'tracking_failure', 'flatten_dict', 'mlflow_scalars', 'log_report', 'make_pyfunc', 'log_pyfunc',
+           'ledger_path', 'config_digest', 'append_trial', 'read_trials', 'distinct_trials', 'trial_count']
 
 # %% ../../nbs/20a_training.records.ipynb #8b9f416d
 def new_run_dir(root: Path, stem: str) -> Path:
@@ -106,6 +106,24 @@ def ensure_experiment(name: str, uri: str) -> str:
         sqlite = uri.startswith('sqlite:///')
         loc = (Path(uri.removeprefix('sqlite:///')).parent / 'mlartifacts').as_uri() if sqlite else None
         return mlflow.create_experiment(name, artifact_location=loc)
+
+# %% ../../nbs/20a_training.records.ipynb #aea78289
+class TrackingError(ResearchError, RuntimeError):
+    "The MLflow tracking server did not answer."
+
+
+_NO_ANSWER = ('Connection refused', 'Max retries exceeded', 'Connection aborted', 'RemoteDisconnected',
+              'Read timed out', 'Failed to establish a new connection')
+
+
+def tracking_failure(e: BaseException, uri: str) -> TrackingError | None:
+    "A one-paragraph error for a tracking server at `uri` that did not answer; None for any other error."
+    text = f'{type(e).__name__}: {e}'
+    if not uri.startswith(('http://', 'https://')) or not any(s in text for s in _NO_ANSWER): return None
+    why = 'connection refused' if 'refused' in text else 'no answer in time'
+    return TrackingError(f"the MLflow tracking server at {uri} did not answer ({why}): the run is marked failed in its "
+                         "run directory, whose files are all kept; once the server answers again, er_train --resume "
+                         "RUN_DIR continues a neural or time-series run, and any run can be trained again")
 
 # %% ../../nbs/20a_training.records.ipynb #ceebb842
 def flatten_dict(d: dict, prefix='') -> dict:

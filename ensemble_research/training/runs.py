@@ -12,12 +12,13 @@ import pandas as pd
 import psutil
 import yaml
 from ..cli import dispatch
-from ..core import ConfigError, DataError, cli_errors, quiet_libraries
+from ..core import ConfigError, DataError, cli_errors, quiet_libraries, write_text_atomic
 from ..data.dataset import TimeSeriesDataset
 from ..data.phase1 import SPLITS, load_splits
 from ..models.base import PROB_COLUMNS
 from ..models.registry import ModelRegistry, load_model
 from .evaluator import flat_report
+from .explain import ExplainConfig, explain_run
 from .records import (TRIAL_STATES, distinct_trials, ledger_path, mlflow_tracking,
                                                 read_trials, split_summary, write_status)
 from .trainer import Trainer
@@ -25,7 +26,8 @@ from .walkforward import WalkForward
 
 # %% auto #0
 __all__ = ['read_run', 'owner_alive', 'run_dirs', 'reap', 'list_runs', 'trials_table', 'trainer_config', 'data_differences',
-           'reproduce', 'predict_run', 'resume', 'run_runs', 'main_runs', 'run_reproduce', 'main_reproduce']
+           'reproduce', 'saved_model_data', 'predict_run', 'explain_saved', 'resume', 'run_runs', 'main_runs',
+           'run_reproduce', 'main_reproduce']
 
 # %% ../../nbs/22_training.runs.ipynb #f2200007
 def read_run(run_dir) -> tuple[dict, dict]:
@@ -163,8 +165,8 @@ def reproduce(run_dir, runs_dir=None, atol: float = 1e-6) -> dict:
             'cpu_count': {'then': conf.get('cpu_count'), 'now': os.cpu_count()}}
 
 # %% ../../nbs/22_training.runs.ipynb #f2200020
-def predict_run(run_dir, data, split: str = 'test', out=None) -> pd.DataFrame:
-    "Probabilities of a run's model on `split` of the Phase-1 directory `data` (windows as the run built them)."
+def saved_model_data(run_dir, data, split: str) -> tuple:
+    "(model, windowed `split` of the Phase-1 directory `data`, features, config.yaml) of a complete run."
     st, conf = read_run(run_dir)
     if st.get('status') != 'complete':
         raise ConfigError(f"{run_dir} is {st.get('status')!r}: only a complete run has a model to score with")
@@ -173,10 +175,29 @@ def predict_run(run_dir, data, split: str = 'test', out=None) -> pd.DataFrame:
     sp = load_splits(data, horizon=model.horizon, exclude=t['exclude'], nan_policy=t['nan_policy'])
     ds = TimeSeriesDataset.from_splits(sp, split, model.horizon, model.config.sequence_length,
                                        t['context_from_previous'])
-    df = model.predict(ds.X, ds.metadata, feature_columns=sp.features).to_dataframe().assign(label=ds.y)
+    return model, ds, sp.features, conf
+
+
+def predict_run(run_dir, data, split: str = 'test', out=None) -> pd.DataFrame:
+    "Probabilities of a run's model on `split` of the Phase-1 directory `data` (windows as the run built them)."
+    model, ds, features, _ = saved_model_data(run_dir, data, split)
+    df = model.predict(ds.X, ds.metadata, feature_columns=features).to_dataframe().assign(label=ds.y)
     if out is not None:
         df.to_parquet(out, index=False)
     return df
+
+# %% ../../nbs/22_training.runs.ipynb #fa0d1930
+def explain_saved(run_dir, data=None, **settings) -> dict:
+    "Explain a complete run on its val split (of `data`, default the run's own data); `settings`: ExplainConfig keys."
+    rd = Path(run_dir)
+    conf = read_run(rd)[1]
+    on = {'permutation': True, 'shap': True}  # asked for: both, whatever the run itself was set to skip
+    cfg = ExplainConfig.from_dict((conf['train'].get('explain') or {}) | on | settings)
+    model, ds, _, _ = saved_model_data(rd, data or conf['data']['dir'], 'val')
+    block = explain_run(model, ds, rd, cfg)
+    m = json.loads((rd / 'metrics' / 'metrics.json').read_text())
+    write_text_atomic(rd / 'metrics' / 'metrics.json', json.dumps(m | {'explain': block}, indent=1, default=float))
+    return block
 
 # %% ../../nbs/22_training.runs.ipynb #f2200024
 def resume(run_dir) -> Trainer:
@@ -212,11 +233,20 @@ def run_runs(a):
             print(df.to_markdown(index=False, floatfmt='.3f') if len(df) else f"no runs in {a.runs_dir}")
             if len(df) and not a.test:
                 print("val metrics beside the train-prior reference (val_ref_); test ones with --test, for the final "
-                      "report of the run you pick, never for choosing")
+                      "report of the run you pick, never for choosing", file=sys.stderr)  # stdout: the table alone
         elif a.cmd == 'trials':
             path = ledger_path(a.runs_dir)
             df = read_trials(path) if a.all else trials_table(path)
             print(f"{path}:\n" + (df.to_markdown(index=False, floatfmt='.4f') if len(df) else 'no trials recorded'))
+        elif a.cmd == 'explain':
+            b = explain_saved(a.run_dir, a.data, **({'repeats': a.repeats} if a.repeats else {}))
+            top = ', '.join(f"{r['feature']} {r['importance']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]"
+                            for r in b.get('permutation_top', [])[:5])
+            print(f"permutation importance (rise in val log loss, 95% interval): {top}")
+            if 'shap_top' in b:
+                print(f"TreeSHAP (mean |SHAP|): {', '.join(b['shap_top'][:5])}; additivity error "
+                      f"{b['shap_additivity_max_error']:.1e}")
+            print(f"written to {Path(a.run_dir) / 'explain'} and {Path(a.run_dir) / 'plots'} in {b['seconds']} s")
         else:
             df = predict_run(a.run_dir, a.data, a.split, a.out)
             print(f"wrote {len(df):,} rows of probabilities to {a.out}")

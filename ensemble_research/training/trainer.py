@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib, dataclasses, errno, json, os, time, traceback
 from pathlib import Path
 import mlflow
+from mlflow.entities import Metric
 import numpy as np
 import pandas as pd
 import yaml
@@ -22,11 +23,13 @@ from ..models.registry import ModelRegistry, resolve_model_config
 from .evaluator import (EvalConfig, class_prior, evaluate_frame, flat_report, frame_books,
                                                   split_bars)
 from .compare import verdict
+from .explain import ExplainConfig, explain_run
 from .plots import (plot_confusion, plot_drawdown, plot_equity, plot_importance,
                                               plot_loss_curves, plot_reliability, write_report)
 from .records import (config_digest, disk_nearly_full, ensure_experiment, flatten_dict,
                                                 ledger_path, log_pyfunc, append_trial,
-                                                log_report, mlflow_tracking, new_run_dir, process_identity,
+                                                log_report, mlflow_tracking, tracking_failure, new_run_dir,
+                                                process_identity,
                                                 split_summary, tracking_uri, write_parquet, write_status)
 from .records import make_pyfunc  # noqa: F401 (models logged before 0.2 name it here)
 
@@ -57,6 +60,7 @@ class TrainConfig(Settings):
                                    doc="what early stopping and every fitted choice watch: train's inner slice, or val")
     inner_fraction: float = param(0.15, lo=0.05, hi=0.5, doc="share of train's last datetimes in the inner slice")
     inner_embargo: int = param(0, lo=0, doc="bars between the fitted rows' last label end and the inner slice")
+    explain: dict = param({}, doc='ExplainConfig keys: TreeSHAP and permutation importance on val, into explain/')
 
 # %% ../../nbs/21_training.trainer.ipynb #54f45b98
 class Trainer:
@@ -69,6 +73,7 @@ class Trainer:
         self.model_name = ModelRegistry.resolve(c.model)
         self.model_config = resolve_model_config(self.model_name, c.model_config, c.seed)
         self.eval_config = EvalConfig.from_dict(c.evaluation)
+        self.explain_config = ExplainConfig.from_dict(c.explain)  # a typo fails before any run exists
         self.splits = self.data = self.model = self.run_dir = self.mlflow_run_id = self.fit_seconds = None
         self.history, self.metrics, self.predictions, self.bars = {}, {}, {}, {}
 
@@ -281,15 +286,16 @@ def _params(self: Trainer) -> dict:
 def _mark_failed(self: Trainer, e: BaseException) -> BaseException:
     "Mark the run failed with `e` and its traceback; returns what to raise (ENOSPC when the disk is nearly full)."
     rd, fp = self.run_dir, self.model.data_fingerprint
+    lost = tracking_failure(e, tracking_uri(self.config.runs_dir, self.config.tracking_uri))  # the server went away
     try:
-        write_status(rd, 'failed', error=f'{type(e).__name__}: {e}', traceback=traceback.format_exc(),
+        write_status(rd, 'failed', error=f'{type(lost or e).__name__}: {lost or e}', traceback=traceback.format_exc(),
                      mlflow_run_id=self.mlflow_run_id)
         if fp: self.record_trial('failed', fp, run_dir=str(rd))  # a failed try is still a try
     except OSError as e2:  # a full disk may refuse even this: say so, and keep the first error
         e.add_note(f"{rd} could not be marked failed ({e2.strerror}); er_runs list marks it once this process ends")
     if not isinstance(e, OSError) and disk_nearly_full(rd):  # a library's own words for it (XGBoost, SQLite)
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(rd))
-    return e
+    return lost or e
 
 # %% ../../nbs/21_training.trainer.ipynb #9f74f21d
 _NOT_IDENTITY = {'data', 'runs_dir', 'verbose', 'experiment', 'tracking_uri', 'oof', 'seed', 'model', 'model_config'}
@@ -316,16 +322,32 @@ def _finish(self: Trainer):
     if self.config.oof: write_parquet(self.out_of_fold(), rd / 'predictions' / 'oof_predictions.parquet')
     self.evaluate()
     self.save_predictions()
+    ex = self.explain_config
+    if ex.permutation or ex.shap:  # what drives the predictions, on val: explain/ and two plots
+        self.metrics['explain'] = explain_run(self.model, self.data['val'], rd, ex)
+        mlflow.log_metrics({f"perm_importance.{r['feature']}": r['importance']
+                            for r in self.metrics['explain'].get('permutation_top', [])})
     write_text_atomic(rd / 'metrics' / 'metrics.json', json.dumps(self.metrics, indent=1, default=float))
     self.plot()
     write_report(rd, self.metrics, f'{self.model_name} h{self.config.horizon}: {rd.name}')
     log_report(self.metrics)
-    for i, (a, b) in enumerate(zip(self.history.get('train_loss', []), self.history.get('val_loss', []))):
-        mlflow.log_metrics({'train_loss': float(a), 'val_loss': float(b)}, step=i)
+    self._log_curves()
     info = log_pyfunc(self.model, self._input_example(), rd / 'checkpoints' / 'model')
     self.record_trial('complete', self.model.data_fingerprint, run_dir=str(rd))  # before complete: or it is failed
     write_status(rd, 'complete', mlflow_run_id=self.mlflow_run_id, model_uri=info.model_uri)
     mlflow.log_artifacts(str(rd), artifact_path='run_dir')
+
+
+@patch
+def _log_curves(self: Trainer):
+    "Log train and val loss per epoch or round; a resumed run logs only the steps its MLflow run does not hold yet."
+    client, now = mlflow.MlflowClient(), int(time.time() * 1000)
+    done = {m.step for m in client.get_metric_history(self.mlflow_run_id, 'train_loss')}
+    curves = zip(self.history.get('train_loss', []), self.history.get('val_loss', []))
+    todo = [Metric(k, float(v), now, i) for i, pair in enumerate(curves) if i not in done
+            for k, v in zip(('train_loss', 'val_loss'), pair)]
+    for k in range(0, len(todo), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(self.mlflow_run_id, metrics=todo[k:k + 1000])
 
 
 @patch
