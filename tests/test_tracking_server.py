@@ -1,8 +1,9 @@
 """A real tracking server, as the README's "Scaling out" recipe starts it: `mlflow server` on PostgreSQL with
 proxied artifacts, on loopback. A grid logs every run, metric, plot and model there (nothing to a local SQLite
-store). The server is SIGKILLed while a cell trains and restarted: that cell fails with one paragraph naming the
-tracking URI, the others complete, and the failed run resumes against the restarted server. The best run is promoted
-in the server's registry and a fresh process loads it by alias; `er_runs list` and `er_reproduce` work against it."""
+store), one cell at a time and two at once. The server is SIGKILLed while a cell trains and restarted: that cell
+fails with one paragraph naming the tracking URI, the others complete, and the failed run resumes against the
+restarted server. The best run is promoted in the server's registry and a fresh process loads it by alias;
+`er_runs list` and `er_reproduce` work against it."""
 
 import contextlib, json, os, signal, subprocess, sys, time
 from pathlib import Path
@@ -102,6 +103,13 @@ def test_a_grid_on_a_tracking_server_that_dies_and_comes_back(pg, data, tmp_path
         again = _run(['er_reproduce', lgbm], env, timeout=600)
         assert again.returncode == 0 and 'reproduced' in again.stdout, again.stderr[-2000:]
         assert len(mlflow.search_runs(experiment_names=['srv'])) == len(runs) + 1  # the reproduction, on the server
+
+        two = grid | {'name': 'srv2', 'models': ['lightgbm', 'xgboost'], 'model_config': {}}  # two cells at once
+        (tmp_path / 'g2.yaml').write_text(yaml.safe_dump(two))
+        par = _run(['er_experiment', tmp_path / 'g2.yaml', '--parallel', '2'], env, timeout=900)
+        assert par.returncode == 0, par.stderr[-3000:]
+        both = mlflow.search_runs(experiment_names=['srv2'])
+        assert list(both['status']) == ['FINISHED'] * 2 and not list(tmp_path.rglob('mlflow.db')), both
 
 
 def _test_windows(run_dir: Path) -> np.ndarray:

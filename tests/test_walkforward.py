@@ -7,11 +7,11 @@ import contextlib, io, json, types
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from ensemble_research.core import ModelError
+from ensemble_research.core import ConfigError, ModelError
 from ensemble_research.data.cv import label_end_times
 from ensemble_research.data.phase1 import SPLITS
 from ensemble_research.data.synthetic import bayes_accuracy, chronological_split, planted_panel, write_splits
-from ensemble_research.training.runs import reproduce
+from ensemble_research.training.runs import explain_saved, reproduce
 from ensemble_research.training.experiment import ExperimentConfig, run_experiment, terminal_table
 from ensemble_research.training.walkforward import WalkForward, WalkForwardConfig, plan_folds
 
@@ -44,9 +44,11 @@ def _accuracy(wf) -> tuple[float, float]:
 
 
 def test_the_stitched_record_learns_a_planted_signal_to_its_bayes_limit(tmp_path):
-    wf, _ = _walk(tmp_path, planted_panel(n_symbols=8, n_bars=1200, n_features=4, horizons=(5,), delta=1.5, seed=2))
+    wf, rd = _walk(tmp_path, planted_panel(n_symbols=8, n_bars=1200, n_features=4, horizons=(5,), delta=1.5, seed=2))
     acc, _ = _accuracy(wf)
     assert abs(acc - bayes_accuracy(1.5)) < 0.03, (acc, bayes_accuracy(1.5), len(wf.folds))
+    with pytest.raises(ConfigError, match='would be in-sample'):  # its saved model (the last fold's) has seen val
+        explain_saved(rd)
 
 
 @pytest.mark.parametrize('case', ['random labels', 'future leak'])

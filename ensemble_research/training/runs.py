@@ -191,6 +191,9 @@ def explain_saved(run_dir, data=None, **settings) -> dict:
     "Explain a complete run on its val split (of `data`, default the run's own data); `settings`: ExplainConfig keys."
     rd = Path(run_dir)
     conf = read_run(rd)[1]
+    if 'walk_forward' in conf:
+        raise ConfigError(f"{rd} is a walk-forward run: its saved model is the last fold's, fitted on rows past val, "
+                          "so explaining it on val would be in-sample; explain a split run instead")
     on = {'permutation': True, 'shap': True}  # asked for: both, whatever the run itself was set to skip
     cfg = ExplainConfig.from_dict((conf['train'].get('explain') or {}) | on | settings)
     model, ds, _, _ = saved_model_data(rd, data or conf['data']['dir'], 'val')
