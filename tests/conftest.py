@@ -73,7 +73,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-PG = Path('/usr/lib/postgresql/15/bin')
+PG = max(Path('/usr/lib/postgresql').glob('*/bin'), default=Path('/usr/lib/postgresql/15/bin'),
+         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)  # Debian's newest
 
 
 @pytest.fixture(scope='session')
