@@ -18,18 +18,24 @@ from .records import tracking_uri
 from .runs import reap, resume
 
 # %% auto #0
-__all__ = ['apply_sets', 'format_models', 'format_result', 'settings_help', 'show_config', 'run', 'main']
+__all__ = ['parse_set', 'apply_sets', 'format_models', 'format_result', 'settings_help', 'show_config', 'run', 'main']
 
 # %% ../../nbs/23_training.cli.ipynb #70519b2d
+def parse_set(s: str, expects: str = 'key=value') -> tuple:
+    "`--set SECTION.KEY=VALUE` as (section, key, value parsed as YAML); a bare KEY has the section ''."
+    if '=' not in s:
+        raise ConfigError(f"--set expects {expects}, got {s!r}")
+    key, raw = s.split('=', 1)
+    section, _, name = key.rpartition('.')
+    return section, name, yaml.safe_load(raw)
+
+
 def apply_sets(cfg: dict, sets: list) -> dict:
     "Apply `key=value` overrides to a TrainConfig mapping (bare and `model.` keys go to model_config)."
     cfg = {**cfg, 'model_config': dict(cfg.get('model_config') or {}), 'evaluation': dict(cfg.get('evaluation') or {})}
     for s in sets or []:
-        if '=' not in s:
-            raise ConfigError(f"--set expects key=value, got {s!r}")
-        key, raw = s.split('=', 1)
-        val = yaml.safe_load(raw)
-        section, _, name = key.rpartition('.')
+        section, name, val = parse_set(s)
+        key = f'{section}.{name}' if section else name
         if section in ('', 'model'):
             cfg['model_config'][name] = val
         elif section == 'evaluation':

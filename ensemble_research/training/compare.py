@@ -12,7 +12,7 @@ from ..core import ConfigError
 from .evaluator import RANK_BY, EvalConfig, better, flat_report, frame_books
 
 # %% auto #0
-__all__ = ['COMPARE_MIN_DATETIMES', 'datetime_losses', 'compare', 'degenerate_reasons', 'verdict', 'verdict_line']
+__all__ = ['COMPARE_MIN_DATETIMES', 'datetime_losses', 'differential', 'compare', 'degenerate_reasons', 'verdict', 'verdict_line']
 
 # %% ../../nbs/20c_training.compare.ipynb #0ac8d95b
 def _log_losses(df: pd.DataFrame, prior) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def _spa(bench: pd.Series, model: pd.Series, reps: int, seed: int) -> float:
     return float(spa.pvalues['consistent'])
 
 
-def _differential(d: pd.Series, reps: int, seed: int, size: float) -> tuple[float, float, float]:
+def differential(d: pd.Series, reps: int, seed: int, size: float) -> tuple[float, float, float]:
     "Mean of a loss differential and its stationary-bootstrap interval (block length sqrt(T), as SPA and MCS use)."
     from arch.bootstrap import StationaryBootstrap
     x = d.to_numpy(float)
@@ -79,7 +79,7 @@ def compare(losses: dict, size: float = 0.10, reps: int = 1000, seed: int = 0) -
     else:
         out['mcs_p'], out['in_mcs'] = 1.0, True
     best = ll.mean().idxmin()
-    diffs = [_differential(ll[m] - ll[best], reps, seed, size) for m in out.index]
+    diffs = [differential(ll[m] - ll[best], reps, seed, size) for m in out.index]
     out[['loss_diff', 'loss_diff_low', 'loss_diff_high']] = diffs
     return out.assign(n_datetimes=len(ll), best=best)
 
@@ -113,7 +113,7 @@ def verdict(report: dict, df: pd.DataFrame, prior, rank_by: str = RANK_BY, best_
     d = ll['log_loss'] - ll['log_loss_majority']
     n = len(d)
     few = n < COMPARE_MIN_DATETIMES  # too few datetimes for a bootstrap: the point difference, no interval
-    mean, lo, hi = (float(d.mean()), np.nan, np.nan) if few else _differential(d, reps, seed, size)
+    mean, lo, hi = (float(d.mean()), np.nan, np.nan) if few else differential(d, reps, seed, size)
     ll_beats = bool(hi < 0) if np.isfinite(hi) else bool(mean < 0)
     checks = {}
     for m in metrics:  # the decisions (macro F1) and the ranking metric, against both reference rows

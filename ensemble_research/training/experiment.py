@@ -9,7 +9,6 @@ from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import yaml
 from tqdm.auto import tqdm
 from traitlets.config import Config
 from ..cli import dispatch
@@ -24,6 +23,7 @@ from .records import (ensure_experiment, ledger_path, mlflow_tracking, new_run_d
                                                 process_identity, read_trials, trial_count, tracking_uri)
 from .trainer import metrics_from_predictions, saved_split
 from .runs import reap
+from .cli import parse_set
 
 # %% auto #0
 __all__ = ['TEMPLATE', 'ExperimentConfig', 'load_experiment', 'expand', 'leaderboard', 'terminal_table', 'run_experiment',
@@ -507,13 +507,11 @@ def with_overrides(cfg: ExperimentConfig, data=None, runs_dir=None, sets=(), see
     "`cfg` with the command line's --data, --runs-dir, --seeds and --set MODEL.KEY=V (or evaluation./train.KEY=V)."
     d = cfg.to_dict() | {k: v for k, v in (('data', data), ('runs_dir', runs_dir), ('seeds', seeds)) if v}
     d['model_config'] = {m: dict(v) for m, v in d['model_config'].items()}
+    expects = 'MODEL.KEY=VALUE (lightgbm.n_estimators=300), evaluation.KEY=VALUE or train.KEY=VALUE'
     for s in sets:
-        key, eq, raw = s.partition('=')
-        section, _, name = key.rpartition('.')
-        if not eq or not section or not name:
-            raise ConfigError(f"er_experiment --set takes MODEL.KEY=VALUE (lightgbm.n_estimators=300), "
-                              f"evaluation.KEY=VALUE or train.KEY=VALUE; got {s!r}")
-        val = yaml.safe_load(raw)
+        section, name, val = parse_set(s, expects)
+        if not section or not name:
+            raise ConfigError(f"er_experiment --set takes {expects}; got {s!r}")
         if section in ('evaluation', 'train'):
             d[section] = {**d[section], name: val}
         else:  # a model: the names the YAML's model_config uses (short or family:name)

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from ..core import ModelError, Settings, param
 from ..models.base import PROB_COLUMNS
-from .compare import _differential
+from .compare import differential
 from .plots import _save
 from .records import write_parquet
 
@@ -82,7 +82,7 @@ def permutation_importance(model, X, y, meta: pd.DataFrame, features: list, cfg:
         for r, p in enumerate(perms): stacked[r * n:(r + 1) * n, :, j] = X[p, :, j]
         rise = _row_loss(model.predict_proba(stacked), np.tile(y, cfg.repeats)).reshape(cfg.repeats, n).mean(0) - base
         for r in range(cfg.repeats): stacked[r * n:(r + 1) * n, :, j] = X[:, :, j]  # restored for the next feature
-        mean, lo, hi = _differential(pd.Series(rise).groupby(dt).mean(), reps, cfg.seed, 0.05)
+        mean, lo, hi = differential(pd.Series(rise).groupby(dt).mean(), reps, cfg.seed, 0.05)
         rows.append({'feature': f, 'importance': mean, 'low': lo, 'high': hi})
     out = pd.DataFrame(rows).sort_values('importance', ascending=False, ignore_index=True)
     return out.assign(rows=n, datetimes=len(np.unique(dt)), repeats=cfg.repeats, base_log_loss=float(base.mean()))
