@@ -14,6 +14,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: takes more than a few seconds; runs with --runslow')
+    if os.environ.get('PYTEST_XDIST_WORKER'):  # `-n 2` on 2 cores: one math thread per worker, never four
+        for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'):
+            os.environ[k] = str(max(1, (os.cpu_count() or 2) // int(os.environ['PYTEST_XDIST_WORKER_COUNT'])))
+        import torch
+        torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 
 def pytest_collection_modifyitems(config, items):

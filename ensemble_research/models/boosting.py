@@ -4,7 +4,7 @@
 
 # %% ../../nbs/12_models.boosting.ipynb #2587c6a9
 from __future__ import annotations
-import dataclasses, os
+import dataclasses, hashlib, os
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,8 +13,8 @@ from .base import BaseModel, ModelConfig, param
 from .registry import ModelRegistry
 
 # %% auto #0
-__all__ = ['lag_names', 'flatten', 'BoostingConfig', 'BoostingModel', 'XGBoostConfig', 'XGBoostModel', 'LightGBMConfig',
-           'LightGBMModel', 'CatBoostConfig', 'CatBoostModel']
+__all__ = ['lag_names', 'flatten', 'BinnedCache', 'BoostingConfig', 'BoostingModel', 'XGBoostConfig', 'XGBoostModel',
+           'LightGBMConfig', 'LightGBMModel', 'CatBoostConfig', 'CatBoostModel']
 
 # %% ../../nbs/12_models.boosting.ipynb #05347d32
 def lag_names(features: list, L: int) -> list[str]:
@@ -26,6 +26,36 @@ def flatten(X) -> np.ndarray:
     "(n, L, f) windows (array or `Windows`) to a (n, L*f) float32 array; 2-D input is returned as is."
     X = np.asarray(X, dtype=np.float32)
     return X if X.ndim == 2 else X.reshape(len(X), -1)
+
+# %% ../../nbs/12_models.boosting.ipynb #71b47308
+class BinnedCache:
+    "Built training structures by the digest of their arrays and the binning settings: built once, then reused."
+
+    def __init__(self, size: int = 2):
+        self.size, self.items, self.hits, self.misses = size, {}, 0, 0
+
+    @staticmethod
+    def key(arrays: tuple, settings: dict) -> tuple:
+        h = hashlib.blake2b(digest_size=16)
+        for a in arrays:
+            a = None if a is None else np.ascontiguousarray(a)
+            h.update(b'-' if a is None else f'{a.dtype}{a.shape}'.encode())
+            if a is not None:
+                h.update(memoryview(a).cast('B'))
+        return h.hexdigest(), repr(sorted(settings.items()))
+
+    def get(self, build, arrays: tuple, settings: dict):
+        "What `build()` returned for the same arrays and settings; built (and the oldest dropped) when it is new."
+        k = self.key(arrays, settings)
+        if k in self.items:
+            self.hits += 1
+            self.items[k] = self.items.pop(k)  # most recently used last
+            return self.items[k]
+        self.misses += 1
+        self.items[k] = build()
+        while len(self.items) > self.size:
+            self.items.pop(next(iter(self.items)))
+        return self.items[k]
 
 # %% ../../nbs/12_models.boosting.ipynb #b5ff0036
 @dataclasses.dataclass
@@ -48,6 +78,12 @@ class BoostingModel(BaseModel):
     config_class = BoostingConfig
     native_file = None
     quick_config = {'n_estimators': 20, 'learning_rate': 0.3, 'patience': 5, 'n_jobs': 1}
+    data_cache: BinnedCache | None = None  # set by a tuning worker: trials reuse the binned data (`BinnedCache`)
+
+    def _binned(self, build, arrays: tuple, **settings):
+        "`build()`: the library's training structures; from `data_cache` when the same arrays and settings were built."
+        settings |= {'columns': tuple(self.columns), 'random_seed': self.config.random_seed, 'device': self.device}
+        return build() if self.data_cache is None else self.data_cache.get(build, arrays, settings)
 
     @property
     def columns(self):
@@ -122,11 +158,17 @@ class XGBoostModel(BoostingModel):
     def _train(self, X, y, X_val, y_val, w, w_val):
         import xgboost as xgb
 
-        d = xgb.DMatrix(X, y, weight=w, feature_names=self.columns, nthread=self.threads)
-        evals = [(d, 'train')]
-        if X_val is not None:
-            evals.append(
-                (xgb.DMatrix(X_val, y_val, weight=w_val, feature_names=self.columns, nthread=self.threads), 'val'))
+        c, kw = self.config, dict(feature_names=self.columns, nthread=self.threads)
+
+        def build():  # hist trains on the quantised matrix: the validation one shares the training bins (ref)
+            if c.tree_method != 'hist':
+                return xgb.DMatrix(X, y, weight=w, **kw), X_val if X_val is None else xgb.DMatrix(
+                    X_val, y_val, weight=w_val, **kw)
+            d = xgb.QuantileDMatrix(X, y, weight=w, max_bin=c.max_bin, **kw)
+            return d, X_val if X_val is None else xgb.QuantileDMatrix(X_val, y_val, weight=w_val, ref=d, **kw)
+
+        d, v = self._binned(build, (X, y, w, X_val, y_val, w_val), tree_method=c.tree_method, max_bin=c.max_bin)
+        evals = [(d, 'train')] + ([] if v is None else [(v, 'val')])
         cb = ([xgb.callback.EarlyStopping(rounds=self.config.patience, min_delta=self.config.min_delta,
                                           data_name='val', save_best=False)]
               if self.config.early_stopping
@@ -194,16 +236,19 @@ class LightGBMModel(BoostingModel):
                     num_leaves=c.num_leaves, max_depth=c.max_depth, min_child_samples=c.min_child_samples,
                     bagging_fraction=c.subsample, bagging_freq=int(c.subsample < 1), feature_fraction=c.colsample,
                     lambda_l2=c.reg_lambda, seed=c.random_seed, num_threads=self.threads, deterministic=True,
+                    feature_pre_filter=False,
                     force_row_wise=True, verbosity=-1, device_type='gpu' if self.device == 'cuda' else 'cpu')
 
     def _train(self, X, y, X_val, y_val, w, w_val):
         import lightgbm as lgb
 
-        d = lgb.Dataset(X, y, weight=w, feature_name=self.columns, free_raw_data=False)
-        sets, names = [d], ['train']
-        if X_val is not None:
-            sets.append(lgb.Dataset(X_val, y_val, weight=w_val, reference=d))
-            names.append('val')
+        def build():  # no pre-filter: the binned data then serves every min_child_samples a search tries
+            d = lgb.Dataset(X, y, weight=w, feature_name=self.columns, free_raw_data=False,
+                            params={'feature_pre_filter': False, 'verbosity': -1})
+            return d, X_val if X_val is None else lgb.Dataset(X_val, y_val, weight=w_val, reference=d)
+
+        d, v = self._binned(build, (X, y, w, X_val, y_val, w_val))
+        sets, names = [d] + ([] if v is None else [v]), ['train'] + ([] if v is None else ['val'])
         res = {}
         cb = [lgb.record_evaluation(res)]
         if self.config.early_stopping:
@@ -270,8 +315,15 @@ class CatBoostModel(BoostingModel):
     def _train(self, X, y, X_val, y_val, w, w_val):
         from catboost import CatBoostClassifier, Pool
 
-        self.booster = CatBoostClassifier(**self.params())
-        ev = None if X_val is None else Pool(X_val, y_val, weight=w_val, feature_names=self.columns)
+        self.booster, c = CatBoostClassifier(**self.params()), self.config
+
+        def build():  # quantised once (on the CPU: the GPU quantises its own way)
+            p = Pool(X, y, weight=w, feature_names=self.columns)
+            if self.device != 'cuda':
+                p.quantize(border_count=c.border_count)
+            return p, X_val if X_val is None else Pool(X_val, y_val, weight=w_val, feature_names=self.columns)
+
+        pool, ev = self._binned(build, (X, y, w, X_val, y_val, w_val), border_count=c.border_count)
         report, stopped = self.on_iteration, []
 
         class _Report:  # CatBoost calls after_iteration(info) after each round; it wraps what a callback raises
@@ -284,7 +336,7 @@ class CatBoostModel(BoostingModel):
                 return True
 
         cb = [_Report()] if report and ev is not None else None
-        self.booster.fit(Pool(X, y, weight=w, feature_names=self.columns), eval_set=ev, callbacks=cb)
+        self.booster.fit(pool, eval_set=ev, callbacks=cb)
         if stopped:
             raise stopped[0]
         res = self.booster.get_evals_result()

@@ -4,17 +4,20 @@
 
 # %% ../../nbs/11_models.registry.ipynb #2f98f96e
 from __future__ import annotations
-import importlib, importlib.metadata, importlib.util, inspect
+import importlib, importlib.metadata, importlib.util, inspect, sys
 from pathlib import Path
 from ..core import CONFIG_DIR, ConfigError, ModelError, closest, quiet_libraries, read_yaml
 from .base import BaseModel, read_model_json
 
 # %% auto #0
-__all__ = ['BUILTIN_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model', 'resolve_model_config']
+__all__ = ['BUILTIN_FAMILIES', 'DEFERRED_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelRegistry', 'load_model', 'resolve_model_config']
 
 # %% ../../nbs/11_models.registry.ipynb #f192af0d
 BUILTIN_FAMILIES = ('ensemble_research.models.boosting', 'ensemble_research.models.neural',
                     'ensemble_research.models.timeseries', 'ensemble_research.models.timesfm')
+# imported on first use (a name they define, or `list_models`): neuralforecast and timesfm take seconds to import,
+# which every er_train of a boosting model, every tuning worker and every experiment kernel would otherwise pay
+DEFERRED_FAMILIES = ('ensemble_research.models.timeseries', 'ensemble_research.models.timesfm')
 ENTRY_POINT_GROUP = 'ensemble_research.models'
 
 
@@ -59,12 +62,12 @@ class ModelRegistry:
 
     @classmethod
     def discover(cls, refresh: bool = False):
-        "Import the built-in families and load the entry-point plugins (once, or again with `refresh`)."
+        "Import the built-in families but the deferred ones, load the entry-point plugins (once, or again: `refresh`)."
         if cls._discovered and not refresh:
             return
         cls._discovered = True
         for mod in BUILTIN_FAMILIES:
-            if importlib.util.find_spec(mod) is not None:
+            if mod not in DEFERRED_FAMILIES and importlib.util.find_spec(mod) is not None:
                 importlib.import_module(mod)
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
@@ -85,6 +88,7 @@ class ModelRegistry:
     def list_models(cls, family: str | None = None, available_only: bool = False) -> list[dict]:
         "Every registered model (sorted by name) with its availability and, when unavailable, the reason."
         cls.discover()
+        cls._load_deferred()
         rows = [m | {'available': (r := cls._reason(k)) is None, 'reason': r} for k, m in sorted(cls._meta.items())]
         rows += [
             dict(name=k.split(':')[1], family='plugin', full_name=k, description='', requires_gpu=False, requires=[],
@@ -97,6 +101,10 @@ class ModelRegistry:
     def resolve(cls, name: str) -> str:
         "The full `family:name` of a full or short name; unknown or ambiguous names list what is available."
         cls.discover()
+        eager = [k for k in cls._models if k.split(':', 1)[1] == name and cls._meta[k]['module'] in BUILTIN_FAMILIES
+                 and cls._meta[k]['module'] not in DEFERRED_FAMILIES]
+        if name not in cls._models and len(eager) != 1:  # built-in short names are unique: one eager match is final
+            cls._load_deferred()
         if name in cls._models:
             return name
         if name in cls._broken:
@@ -109,6 +117,13 @@ class ModelRegistry:
         names = sorted(cls._models) + sorted({k.split(':', 1)[1] for k in cls._models})
         raise ConfigError(
             f"unknown model {name!r}{closest(name, names)}; available: {', '.join(sorted(cls._models)) or 'none'}")
+
+    @classmethod
+    def _load_deferred(cls):
+        "Import the deferred built-in families (once): what a name they define, or the full list, needs."
+        for mod in DEFERRED_FAMILIES:
+            if mod not in sys.modules and importlib.util.find_spec(mod) is not None:
+                importlib.import_module(mod)
 
     @classmethod
     def get(cls, name: str) -> type:

@@ -320,9 +320,11 @@ def _frame_arrays(df: pd.DataFrame) -> tuple:
 
 
 def evaluate_frame(df: pd.DataFrame, prior, horizon: int, cfg: EvalConfig | None = None,
-                   bars: pd.DataFrame | None = None) -> dict:
+                   bars: pd.DataFrame | None = None, references: bool = True) -> dict:
     "The report of a prediction frame: the model and the two reference rows (from the train class `prior`)."
     y, P, fwd, dt, sym = _frame_arrays(df)
+    if not references:  # the model's row only: what a tuning trial scores (its references never change)
+        return {'model': evaluate(y, P, None, fwd, dt, sym, horizon, EvalConfig() if cfg is None else cfg, bars)}
     return evaluate_with_references(y, P, prior, fwd, dt, sym, horizon, cfg, bars)
 
 

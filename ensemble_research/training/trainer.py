@@ -154,7 +154,7 @@ def _validation_use(self: Trainer) -> str:
 
 
 @patch
-def evaluate(self: Trainer) -> dict:
+def evaluate(self: Trainer, references: bool = True) -> dict:
     "Predict val and test (when loaded) once and compute the metrics with the reference rows; nothing is written."
     # like with like: the reference rows' prior is that of every labelled train row, the same for every model,
     # not of this model's windows (a longer window scores fewer rows, and the majority class could flip)
@@ -164,7 +164,7 @@ def evaluate(self: Trainer) -> dict:
         df = self.model.predict(ds.X, ds.metadata).to_dataframe().assign(label=ds.y)
         if ds.fwd_returns is not None: df['fwd_ret'] = ds.fwd_returns
         self.predictions[s], self.bars[s] = df, split_bars(self.splits[s])  # the book's bars, kept for saving and plots
-        out[s] = evaluate_frame(df, prior, self.config.horizon, self.eval_config, self.bars[s])
+        out[s] = evaluate_frame(df, prior, self.config.horizon, self.eval_config, self.bars[s], references)
     self.metrics = out | {
         'train_class_prior': prior.tolist(), 'n_samples': {s: len(d) for s, d in self.data.items()},
         # like with like: every model at a horizon should score the same rows; these say where one does not
@@ -174,7 +174,7 @@ def evaluate(self: Trainer) -> dict:
                       else SELECTION_NOTE.format(self._validation_use()) if m.uses_validation else HELD_OUT_NOTE),
         'inner_slice': self.history.get('inner_slice'),
         'fit_seconds': self.fit_seconds, 'best_iteration': self.history.get('best_iteration')}
-    if 'val' in out:  # does it beat its references on val, and if not, why not
+    if 'val' in out and references:  # does it beat its references on val, and if not, why not
         self.metrics['verdict'] = verdict(out['val'], self.predictions['val'], prior,
                                           best_iteration=self.history.get('best_iteration'))
     return self.metrics

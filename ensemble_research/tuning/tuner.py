@@ -4,11 +4,12 @@
 
 # %% ../../nbs/30_tuning.tuner.ipynb #c0c1e004
 from __future__ import annotations
-import contextlib, dataclasses, datetime as _dt, multiprocessing as mp, time, typing, warnings
+import contextlib, dataclasses, datetime as _dt, multiprocessing as mp, os, time, typing, warnings
 from pathlib import Path
 import mlflow
 import numpy as np
 import optuna
+import torch
 import yaml
 from tqdm.auto import tqdm
 from ..core import (CONFIG_DIR, ConfigError, ResearchError, Settings, closest, fingerprint_files, param,
@@ -18,7 +19,9 @@ from ..models import ModelRegistry
 from ..training.evaluator import MINIMIZE, RANK_BY, deflated_sharpe, flat_report
 from ..training.records import (ensure_experiment, ledger_path, mlflow_tracking, read_trials,
                                                 trial_count, tracking_uri)
+from ..models.boosting import BinnedCache, BoostingModel
 from ..training.trainer import TrainConfig, Trainer
+from ..training.walkforward import thread_share
 
 # %% auto #0
 __all__ = ['SPACES_DIR', 'search_space', 'suggest', 'TuneConfig', 'open_storage', 'open_study', 'objective', 'run_worker', 'tune',
@@ -71,6 +74,7 @@ class TuneConfig(Settings):
     storage: str | None = param(None, doc='SQLAlchemy URL; default sqlite under runs_dir (one machine)')
     study: str | None = param(None, doc='study name; default MODEL_hH. The same name and storage join a study')
     workers: int = param(1, lo=1, doc='worker processes on this machine')
+    reuse_data: bool = param(True, doc="boosting trials reuse the worker's binned training data (off: rebuilt each)")
     metric: str = param(RANK_BY, doc='a validation metric of the report: val_log_loss, val_macro_f1, ...')
     pruner: str = param('median', choices=('median', 'hyperband', 'none'))
     seed: int = param(42, doc="the sampler's seed (each worker adds its index)")
@@ -154,6 +158,7 @@ def objective(cfg: TuneConfig, splits, parent_run: str | None = None):
 
     # the ledger's data fingerprint, as every run records it (the split files' bytes: the test file is never parsed)
     fp = fingerprint_files([split_file(cfg.data, s) for s in SPLITS])
+    cache = BinnedCache() if cfg.reuse_data else None  # this worker's: built on its first trial
 
     def run(trial: optuna.Trial) -> float:
         space = {k: v for k, v in search_space(cfg.model).items() if k not in cfg.model_config}
@@ -165,11 +170,13 @@ def objective(cfg: TuneConfig, splits, parent_run: str | None = None):
         t.prepare_data()
         t.build_model()
         t.model.on_iteration = _reporter(trial, 1.0 if cfg.direction == 'minimize' else -1.0)
+        if isinstance(t.model, BoostingModel):
+            t.model.data_cache = cache
         state = 'failed'
         try:  # every trial goes into the ledger, pruned and failed ones too: the deflated Sharpe counts them all
             with _trial_run(cfg, trial, params, parent_run) as log:
                 t.train()
-                t.evaluate()
+                t.evaluate(references=False)  # the trial scores the model; the reference rows are the same each trial
                 val = flat_report(t.metrics['val']['model'])
                 log(val)
             state = 'complete'
@@ -247,8 +254,13 @@ def _quiet(cfg: TuneConfig):
         yield
 
 
-def run_worker(cfg: dict | TuneConfig, n_trials: int, worker: int = 0, parent_run: str | None = None):
-    "Run `n_trials` trials of the study in this process."
+def run_worker(cfg: dict | TuneConfig, n_trials: int, worker: int = 0, parent_run: str | None = None,
+               env: dict | None = None):
+    "Run `n_trials` trials of the study in this process (with the caller's environment `env`, when given)."
+    if env is not None:  # a forked worker has the fork server's environment: the caller's wins (threads, MLflow)
+        os.environ.clear()
+        os.environ.update(env)
+        torch.set_num_threads(int(env.get('OMP_NUM_THREADS') or os.cpu_count() or 1))
     cfg = cfg if isinstance(cfg, TuneConfig) else TuneConfig.from_dict(cfg)
     splits = _train_val(cfg)
     with _quiet(cfg):
@@ -297,27 +309,39 @@ def _tune(cfg: TuneConfig, progress: bool) -> optuna.Study:
 
 
 def _run_trials(cfg: TuneConfig, study: optuna.Study, todo: int, parent: str | None, progress: bool):
-    "`todo` more trials, in this process or in `workers` spawned ones, with one progress bar over the study."
+    "`todo` more trials: worker 0 in this process, workers 1.. forked from a fork server that has the imports done."
     bar = tqdm(total=cfg.trials, initial=cfg.trials - todo, desc=cfg.study_name, unit='trial', disable=not progress)
-    if cfg.workers == 1:
-        splits = _train_val(cfg)
-        study.optimize(objective(cfg, splits, parent), n_trials=todo, timeout=cfg.timeout, catch=(),
-                       callbacks=[lambda s, t: bar.update(_finished(s) - bar.n)])
-    else:
-        shares = [todo // cfg.workers + (i < todo % cfg.workers) for i in range(cfg.workers)]
-        ctx = mp.get_context('spawn')
-        procs = [ctx.Process(target=run_worker, args=(cfg.to_dict(), n, i, parent)) for i, n in enumerate(shares) if n]
+    shares = [todo // cfg.workers + (i < todo % cfg.workers) for i in range(cfg.workers)]
+    with thread_share(cfg.workers):
+        procs = [_worker_context().Process(target=run_worker, args=(cfg.to_dict(), n, i, parent, dict(os.environ)))
+                 for i, n in enumerate(shares) if n and i > 0]
         for p in procs:
             p.start()
-        while any(p.is_alive() for p in procs):
-            time.sleep(1)
-            bar.update(_finished(study) - bar.n)
-        bar.update(_finished(study) - bar.n)
-        if bad := [p.exitcode for p in procs if p.exitcode]:
-            raise ResearchError(
-                f"{len(bad)} of {len(procs)} workers failed (exit codes {bad}; their errors are above); "
-                "the study keeps what finished: run the same command again to resume it")
+        try:
+            study.optimize(objective(cfg, _train_val(cfg), parent), n_trials=shares[0], timeout=cfg.timeout, catch=(),
+                           callbacks=[lambda s, t: bar.update(_finished(s) - bar.n)])
+        except BaseException:
+            for p in procs:
+                p.terminate()
+            raise
+        finally:
+            for p in procs:
+                p.join()
+    bar.update(_finished(study) - bar.n)
     bar.close()
+    if bad := [p.exitcode for p in procs if p.exitcode]:
+        raise ResearchError(
+            f"{len(bad)} of {len(procs) + 1} workers failed (exit codes {bad}; their errors are above); "
+            "the study keeps what finished: run the same command again to resume it")
+
+
+def _worker_context():
+    "A fork server started once per process with this module imported: a worker's first trial starts at once."
+    if 'forkserver' not in mp.get_all_start_methods():  # Windows: spawned, each importing the package first
+        return mp.get_context('spawn')
+    ctx = mp.get_context('forkserver')
+    ctx.set_forkserver_preload(['ensemble_research.tuning.tuner'])
+    return ctx
 
 
 def _end_parent(cfg: TuneConfig, parent: str | None, status: str, study: optuna.Study | None = None):
