@@ -51,7 +51,7 @@ docs: install  # the site in _docs/ (open _docs/index.html); where Quarto is ins
 nbtest: install
 	$(BIN)/nbdev_test --path nbs $(NBFLAGS)
 pytest: install
-	$(BIN)/python -m pytest tests -n 2 --dist loadfile --durations=25 $(PYTEST_FLAGS)
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_FLAGS)
 
 test: sync rules nbtest docs pytest
 

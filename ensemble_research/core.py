@@ -64,16 +64,14 @@ def closest(name: str, choices) -> str:
 
 # %% ../nbs/00_core.ipynb #525d4c96
 def set_seed(
-    seed: int,  # seeds python, numpy and (when installed) torch
+    seed: int,  # seeds python, numpy and torch (once imported: a model using it has imported it before it trains)
 ) -> None:
     "Seed every random number generator the package uses."
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ['PYTHONHASHSEED'] = str(seed)
-    if importlib.util.find_spec('torch') is not None:
-        import torch
-
-        torch.manual_seed(seed)
+    if 'torch' in sys.modules:  # never imported only to be seeded: a boosting run does not pay torch's 1-2 s import
+        sys.modules['torch'].manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #bd919840
 def package_versions(

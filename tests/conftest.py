@@ -21,7 +21,16 @@ def pytest_configure(config):
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 
+# the files that take longest (seconds of work, `make pytest` with --durations on 2 cores), handed to the xdist
+# workers first (`--dist loadfile --no-loadscope-reorder`): a long file started last leaves the other worker idle
+LONGEST_FIRST = ('test_tracking_server', 'test_dask', 'test_reliability', 'test_walkforward', 'test_trainer',
+                 'test_experiment', 'test_tuning', 'test_timeseries', 'test_seed_quickstart', 'test_cli',
+                 'test_ensembles', 'test_serve')
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: a file's own order is kept
     if config.getoption('--runslow'):
         return
     skip = pytest.mark.skip(reason='slow: run with --runslow (make test-slow)')

@@ -15,9 +15,11 @@ __all__ = ['BUILTIN_FAMILIES', 'DEFERRED_FAMILIES', 'ENTRY_POINT_GROUP', 'ModelR
 # %% ../../nbs/11_models.registry.ipynb #f192af0d
 BUILTIN_FAMILIES = ('ensemble_research.models.boosting', 'ensemble_research.models.neural',
                     'ensemble_research.models.timeseries', 'ensemble_research.models.timesfm')
-# imported on first use (a name they define, or `list_models`): neuralforecast and timesfm take seconds to import,
-# which every er_train of a boosting model, every tuning worker and every experiment kernel would otherwise pay
-DEFERRED_FAMILIES = ('ensemble_research.models.timeseries', 'ensemble_research.models.timesfm')
+# imported on first use (a name they define, or `list_models`), cheapest first: torch, neuralforecast and timesfm take
+# seconds to import, which every er_train of a boosting model, every tuning worker and every experiment kernel would
+# otherwise pay
+DEFERRED_FAMILIES = ('ensemble_research.models.neural', 'ensemble_research.models.timeseries',
+                     'ensemble_research.models.timesfm')
 ENTRY_POINT_GROUP = 'ensemble_research.models'
 
 
@@ -101,10 +103,12 @@ class ModelRegistry:
     def resolve(cls, name: str) -> str:
         "The full `family:name` of a full or short name; unknown or ambiguous names list what is available."
         cls.discover()
-        eager = [k for k in cls._models if k.split(':', 1)[1] == name and cls._meta[k]['module'] in BUILTIN_FAMILIES
-                 and cls._meta[k]['module'] not in DEFERRED_FAMILIES]
-        if name not in cls._models and len(eager) != 1:  # built-in short names are unique: one eager match is final
-            cls._load_deferred()
+        for mod in (None, *DEFERRED_FAMILIES):  # built-in short names are unique: one built-in match is final
+            if mod is not None and mod not in sys.modules and importlib.util.find_spec(mod) is not None:
+                importlib.import_module(mod)
+            if name in cls._models or sum(k.split(':', 1)[1] == name and cls._meta[k]['module'] in BUILTIN_FAMILIES
+                                          for k in cls._models) == 1:
+                break
         if name in cls._models:
             return name
         if name in cls._broken:
