@@ -38,7 +38,7 @@ def test_a_grid_on_a_tracking_server_that_dies_and_comes_back(pg, data, tmp_path
     env = os.environ | RETRIES | {'MLFLOW_TRACKING_URI': uri}
     grid = {'name': 'srv', 'models': ['lightgbm', 'xgboost', 'gru', 'catboost'], 'horizons': [5], 'seeds': [1],
             'data': str(data), 'runs_dir': str(tmp_path / 'runs'), 'quick': True,
-            'model_config': {'gru': {'max_epochs': 400, 'early_stopping': False}}}  # trains long enough to kill under
+            'model_config': {'gru': {'max_epochs': 120, 'early_stopping': False}}}  # trains long enough to kill under
     (tmp_path / 'g.yaml').write_text(yaml.safe_dump(grid))
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(_server(db, artifacts, port))

@@ -3,7 +3,7 @@
 Usage: python tools/check_project.py sync|rules|lint|readme [--write]|docs
 Each check exits non-zero with a message naming the files at fault.
 """
-import hashlib, json, os, re, shutil, subprocess, sys, tempfile
+import ast, hashlib, json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,6 @@ def layer_problems():
 
 def hidden_numbers(src: str) -> list[str]:
     "`test_eq(<comparison>, True/False)` calls: when they fail they print `False != True`, not the numbers."
-    import ast
     try: tree = ast.parse(src)
     except SyntaxError: return []
     return [f"line {n.lineno}: test_eq(<comparison>, {n.args[1].value}) hides its numbers: "
@@ -107,7 +106,17 @@ def shape_problems():
             src = ''.join(c['source'])
             out += [f"{nb.relative_to(ROOT)} cell {i}: {p} (`python tools/reflow.py` fills exploded blocks)"
                     for p in problems(src)] + [f"{nb.relative_to(ROOT)} cell {i}: {p}" for p in hidden_numbers(src)]
+            if nb.parent == NBS and _mixes_imports(src):
+                out.append(f"{nb.relative_to(ROOT)} cell {i}: imports and other code in one cell: nbdev's docs build "
+                           "re-runs every cell with an import, so give the imports a cell of their own")
     return out
+
+def _mixes_imports(src: str) -> bool:
+    "A cell nbdev's `exec_show_docs` would run (it imports) that also does work beyond its imports and definitions."
+    if re.search(r'^#\|\s*(export|exports|exporti|exec_doc|eval:\s*false)\b', src, re.M): return False
+    body = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))
+    imports = (ast.Import, ast.ImportFrom)
+    return any(isinstance(n, imports) for n in ast.walk(body)) and any(not isinstance(n, imports) for n in body.body)
 
 def lint():
     "ruff over the notebooks, the exported package and tests/, 120 characters a line (ruff.toml)."

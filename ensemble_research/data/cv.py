@@ -11,7 +11,7 @@ from ..core import DataError, Settings, param
 from .dataset import Windows
 
 # %% auto #0
-__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'inner_split', 'fit_stopping', 'oof_predict']
+__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'inner_split', 'fewest_times', 'fit_stopping', 'oof_predict']
 
 # %% ../../nbs/07_data.cv.ipynb #a0c70007
 def label_end_times(
@@ -40,14 +40,15 @@ class PurgedWalkForward(Settings):
     embargo: int = param(0, lo=0, doc='bars after each predicted block that training may not use')
     walk_forward: bool = param(True, doc='train on the past only (false: purged k-fold, both sides of the block)')
 
-    def blocks(self, datetimes) -> list[tuple]:
-        "(first, last, embargo end) datetimes of each predicted block, cut on the sorted unique datetimes."
+    def blocks(self, datetimes, min_start: int = 0) -> list[tuple]:
+        "(first, last, embargo end) datetimes of each block, cut on the sorted unique datetimes, from `min_start` on."
         times = np.unique(pd.to_datetime(pd.Series(datetimes)).to_numpy())
-        start = int(len(times) * self.initial_fraction)
+        start = max(int(len(times) * self.initial_fraction), min_start)
         if len(times) - start < self.n_folds:
             raise DataError(
-                f"{len(times)} distinct datetimes leave {len(times) - start} after the initial "
-                f"{self.initial_fraction:.0%}, too few for {self.n_folds} folds: lower n_folds or initial_fraction")
+                f"{len(times)} distinct datetimes leave {len(times) - start} after an initial stretch of {start} "
+                f"(initial_fraction {self.initial_fraction:.0%}, at least {min_start} for the first fold to train), "
+                f"too few for {self.n_folds} folds: lower n_folds or use more data")
         cuts = np.array_split(np.arange(start, len(times)), self.n_folds)
         last = len(times) - 1
         return [(times[c[0]], times[c[-1]], times[min(c[-1] + self.embargo, last)]) for c in cuts]
@@ -58,11 +59,12 @@ class PurgedWalkForward(Settings):
         i = np.searchsorted(times, np.max(block_label_ends))  # the last label end's place on the time axis
         return times[min(i + self.embargo, len(times) - 1)]
 
-    def split(self, metadata: pd.DataFrame, horizon: int):
-        "Yield (train indices, predicted indices) per fold; a fold with no training rows left is an error."
+    def split(self, metadata: pd.DataFrame, horizon: int, inner: tuple | None = None):
+        "Yield (train indices, predicted indices) per fold; with `inner` each fold has room for its inner slice."
         dt = pd.to_datetime(metadata['datetime']).to_numpy()
         end, times = label_end_times(metadata, horizon), np.unique(dt)
-        for k, (first, last, _) in enumerate(self.blocks(dt)):
+        least = 0 if inner is None else horizon + fewest_times(horizon, *inner)  # fold 0 trains on `fewest_times`
+        for k, (first, last, _) in enumerate(self.blocks(dt, least)):
             test = np.flatnonzero((dt >= first) & (dt <= last))
             before = ~pd.isna(end) & (end < first)  # the whole label window ends before the block starts
             after = ~self.walk_forward & (dt > self.resume_after(end[test], times))  # purged k-fold: past the purge
@@ -106,6 +108,15 @@ def inner_split(
             f"no training row's label (horizon {horizon}) ends before the inner slice starting "
             f"{pd.Timestamp(times[k])}: lower train.inner_fraction or use more data")
     return fit, np.flatnonzero(dt >= times[k])
+
+
+def fewest_times(horizon: int, fraction: float, embargo: int = 0) -> int:
+    "The fewest distinct datetimes (evenly spaced bars) `inner_split` can cut: the first label ends before the slice."
+    if not 0 < fraction < 1:
+        raise DataError(f"an inner slice of {fraction!r} of train: set train.inner_fraction between 0.05 and 0.5")
+    n = horizon + embargo + 2
+    while not horizon + embargo < round(n * (1 - fraction)) < n: n += 1
+    return n
 
 # %% ../../nbs/07_data.cv.ipynb #aa3eb70c
 def _rows(X, idx):
@@ -157,8 +168,8 @@ def oof_predict(
     inner: tuple | None = None,  # (fraction, embargo): each fold stops on its own inner slice (`inner_split`)
 ) -> pd.DataFrame:
     "Purged out-of-fold probabilities: datetime, symbol, fold, prob_short, prob_neutral, prob_long, one row per sample."
-    parts = []
-    for k, (tr, te) in enumerate(cv.split(metadata, model.horizon)):
+    parts, room = [], inner if inner is not None and model.uses_validation else None  # a slice to cut in each fold
+    for k, (tr, te) in enumerate(cv.split(metadata, model.horizon, room)):
         m = type(model)(model.config, model.horizon, model.feature_columns)
         cut = lambda a: None if a is None else np.asarray(a)[tr]
         try:
