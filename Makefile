@@ -18,7 +18,8 @@ FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 $(STAMP): settings.ini setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $$(grep '^uv==' constraints.txt)
-	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e ".[dev]" -c constraints.txt $(addprefix --find-links ,$(FIND_LINKS))
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e ".[dev]" -c constraints.txt \
+		$(addprefix --find-links ,$(FIND_LINKS))
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -49,7 +50,7 @@ readme: install
 	$(BIN)/python tools/check_project.py readme --write
 outputs: install  # execute the notebooks and save their outputs (what the docs show); commit the result
 	$(BIN)/python tools/run_notebooks.py
-docs: install  # the site in _docs/ (open _docs/index.html); where Quarto is installed, nbdev_docs builds the Quarto site
+docs: install  # the site in _docs/ (open _docs/index.html); with Quarto installed, nbdev_docs builds the Quarto site
 	$(BIN)/python tools/check_project.py docs
 nbtest: install
 	$(BIN)/nbdev_test --path nbs $(NBFLAGS)

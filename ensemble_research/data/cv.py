@@ -11,7 +11,7 @@ from ..core import DataError, Settings, param
 from .dataset import Windows
 
 # %% auto #0
-__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'inner_split', 'fewest_times', 'fit_stopping', 'oof_predict']
+__all__ = ['label_end_times', 'PurgedWalkForward', 'fold_table', 'inner_split', 'roomy_start', 'fit_stopping', 'oof_predict']
 
 # %% ../../nbs/07_data.cv.ipynb #a0c70007
 def label_end_times(
@@ -63,7 +63,7 @@ class PurgedWalkForward(Settings):
         "Yield (train indices, predicted indices) per fold; with `inner` each fold has room for its inner slice."
         dt = pd.to_datetime(metadata['datetime']).to_numpy()
         end, times = label_end_times(metadata, horizon), np.unique(dt)
-        least = 0 if inner is None else horizon + fewest_times(horizon, *inner)  # fold 0 trains on `fewest_times`
+        least = 0 if inner is None else roomy_start(dt, end, inner, int(len(times) * self.initial_fraction))
         for k, (first, last, _) in enumerate(self.blocks(dt, least)):
             test = np.flatnonzero((dt >= first) & (dt <= last))
             before = ~pd.isna(end) & (end < first)  # the whole label window ends before the block starts
@@ -110,13 +110,16 @@ def inner_split(
     return fit, np.flatnonzero(dt >= times[k])
 
 
-def fewest_times(horizon: int, fraction: float, embargo: int = 0) -> int:
-    "The fewest distinct datetimes (evenly spaced bars) `inner_split` can cut: the first label ends before the slice."
-    if not 0 < fraction < 1:
-        raise DataError(f"an inner slice of {fraction!r} of train: set train.inner_fraction between 0.05 and 0.5")
-    n = horizon + embargo + 2
-    while not horizon + embargo < round(n * (1 - fraction)) < n: n += 1
-    return n
+def roomy_start(dt: np.ndarray, end: np.ndarray, inner: tuple, first: int = 0) -> int:
+    "The first place on the time axis, from `first` on, where a block's walk-forward rows leave `inner_split` rows."
+    fraction, embargo = inner
+    times = np.unique(dt)
+    for s in range(first, len(times)):
+        past = ~pd.isna(end) & (end < times[s])  # what fold 0 would train on with its block starting at times[s]
+        t = np.unique(dt[past])
+        k = int(round(len(t) * (1 - fraction)))
+        if embargo < k < len(t) and (end[past] < t[k - embargo]).any(): return s
+    return len(times)
 
 # %% ../../nbs/07_data.cv.ipynb #aa3eb70c
 def _rows(X, idx):
