@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install demo walkforward lab test test-slow sync rules readme docs outputs nbtest pytest clean
 
-# uv installs the same pinned set as pip, bytecode compiled as pip does (73 s against 117 s here); it reads no pip.conf,
+# uv installs the same pinned set as pip, bytecode compiled as pip does (45-73 s against 117 s here); no pip.conf,
 # so the find-links pip is configured with (a local torch CPU wheel, say) are handed to it
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 $(STAMP): settings.ini setup.py constraints.txt
