@@ -45,10 +45,11 @@ class PurgedWalkForward(Settings):
         times = np.unique(pd.to_datetime(pd.Series(datetimes)).to_numpy())
         start = max(int(len(times) * self.initial_fraction), min_start)
         if len(times) - start < self.n_folds:
+            why = f", at least {min_start} for the first fold to train" if min_start else ''
             raise DataError(
                 f"{len(times)} distinct datetimes leave {len(times) - start} after an initial stretch of {start} "
-                f"(initial_fraction {self.initial_fraction:.0%}, at least {min_start} for the first fold to train), "
-                f"too few for {self.n_folds} folds: lower n_folds or use more data")
+                f"(initial_fraction {self.initial_fraction:.0%}{why}), too few for {self.n_folds} folds: "
+                "lower n_folds or use more data")
         cuts = np.array_split(np.arange(start, len(times)), self.n_folds)
         last = len(times) - 1
         return [(times[c[0]], times[c[-1]], times[min(c[-1] + self.embargo, last)]) for c in cuts]
