@@ -165,7 +165,7 @@ def runs_parser() -> argparse.ArgumentParser:
               'er_runs explain runs/gru_h5_20261203-101500 --repeats 5')
     ex.add_argument('run_dir', help='a complete run directory, e.g. runs/gru_h5_20261203-101500')
     ex.add_argument('--data', help="the Phase-1 directory, e.g. data/splits/scaled (default: the run's own)")
-    ex.add_argument('--repeats', type=int, help="shuffles per feature, e.g. 5 (default: the run's, else 3)")
+    ex.add_argument('--repeats', type=int, help="shuffles per feature, e.g. 5 (default: the run's, else 1)")
     return p
 
 

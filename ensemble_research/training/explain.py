@@ -26,7 +26,7 @@ class ExplainConfig(Settings):
 
     permutation: bool = param(True, doc='permutation importance on val (every family)')
     shap: bool = param(True, doc="exact TreeSHAP from the boosting library's own API (boosting models)")
-    repeats: int = param(3, lo=1, doc='shuffles per feature, averaged')
+    repeats: int = param(1, lo=1, doc='shuffles per feature, averaged (each costs a prediction of every row)')
     rows: int = param(4000, lo=10, doc='at most this many val rows (whole datetimes, seeded) for permutation')
     shap_rows: int = param(500, lo=1, doc='seeded sample of val rows for TreeSHAP')
     min_symbols: int = param(5, lo=2, doc='a datetime with this many symbols shuffles across them; fewer: time blocks')
