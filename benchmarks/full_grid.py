@@ -1,14 +1,16 @@
 """The full grid's wall time: `er_experiment baseline` (every available model x both horizons) with 3 seeds on the full
 sample, `--parallel 2`, then each model's time per cell from its executed notebook (papermill's duration: kernel start,
 data, training, evaluation and saving), as a markdown table. Target: the whole grid within 60 minutes on 2 cores.
-Run: .venv/bin/python benchmarks/full_grid.py [--data data/splits/scaled] [--runs-dir /tmp/grid] [--seeds 1 2 3]
+Measured (2 cores, the full sample from `er_data sample --out data/full`): 75.8 min with 15 of 72 cells failed before
+the out-of-fold fix and one shuffle per feature in permutation importance; 47.9 min, 72 of 72 complete, after.
+Run: .venv/bin/python benchmarks/full_grid.py [--data data/full] [--runs-dir /tmp/grid] [--seeds 1 2 3]
      .venv/bin/python benchmarks/full_grid.py --report RUNS_DIR/baseline_...   (the table of a grid already run)
 """
 import argparse, collections, json, subprocess, sys, time
 from pathlib import Path
 
 p = argparse.ArgumentParser()
-p.add_argument('--data', default='data/splits/scaled'); p.add_argument('--runs-dir', default='/tmp/er_full_grid')
+p.add_argument('--data', default='data/full'); p.add_argument('--runs-dir', default='/tmp/er_full_grid')
 p.add_argument('--seeds', nargs='+', default=['1', '2', '3']); p.add_argument('--parallel', default='2')
 p.add_argument('--report', help='an experiment folder to tabulate instead of running the grid')
 a = p.parse_args()
@@ -16,6 +18,8 @@ a = p.parse_args()
 if a.report:
     exp, total = Path(a.report), None
 else:
+    if not (Path(a.data) / 'train_scaled.parquet').is_file():
+        sys.exit(f"no full sample in {a.data}: build it with `er_data sample --out {a.data}` (all symbols)")
     t = time.perf_counter()
     cmd = [str(Path(sys.executable).parent / 'er_experiment'), 'baseline', '--data', a.data, '--runs-dir', a.runs_dir,
            '--seeds', *a.seeds, '--parallel', a.parallel]
