@@ -57,7 +57,9 @@ nbtest: install
 pytest: install
 	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_FLAGS)
 
-test: sync rules nbtest docs pytest
+# the site is rendered and opened in Chromium by tests/test_docs.py, in a temporary directory and beside the other
+# tests (xdist), not as a step of its own before them
+test: sync rules nbtest pytest
 
 test-slow: NBFLAGS = --flags slow
 test-slow: PYTEST_FLAGS = --runslow

@@ -24,7 +24,7 @@ def pytest_configure(config):
 # the files that take longest (seconds of work, `make pytest` with --durations on 2 cores), handed to the xdist
 # workers first (`--dist loadfile --no-loadscope-reorder`): a long file started last leaves the other worker idle
 LONGEST_FIRST = ('test_tracking_server', 'test_dask', 'test_reliability', 'test_walkforward', 'test_trainer',
-                 'test_experiment', 'test_tuning', 'test_timeseries', 'test_seed_quickstart', 'test_cli',
+                 'test_experiment', 'test_tuning', 'test_docs', 'test_timeseries', 'test_seed_quickstart', 'test_cli',
                  'test_ensembles', 'test_serve')
 
 
