@@ -53,13 +53,16 @@ outputs: install  # execute the notebooks and save their outputs (what the docs 
 docs: install  # the site in _docs/ (open _docs/index.html); with Quarto installed, nbdev_docs builds the Quarto site
 	$(BIN)/python tools/check_project.py docs
 nbtest: install
-	$(BIN)/nbdev_test --path nbs $(NBFLAGS)
+	$(NBTEST_ENV) $(BIN)/nbdev_test --path nbs $(NBFLAGS)
 pytest: install
 	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_FLAGS)
 
-# the site is rendered and opened in Chromium by tests/test_docs.py, in a temporary directory and beside the other
-# tests (xdist), not as a step of its own before them
-test: sync rules nbtest pytest
+# notebook tests and pytest side by side: alone, pytest keeps 1.7 of 2 cores busy (it waits on servers and
+# subprocesses) and the notebooks 1.5; one math thread per notebook worker, as per pytest worker, so that they never
+# oversubscribe. The site is rendered and opened in Chromium by tests/test_docs.py, in a temporary directory.
+test: sync rules
+	@$(MAKE) --no-print-directory -j2 nbtest pytest NBFLAGS='$(NBFLAGS)' PYTEST_FLAGS='$(PYTEST_FLAGS)' \
+		NBTEST_ENV='OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1'
 
 test-slow: NBFLAGS = --flags slow
 test-slow: PYTEST_FLAGS = --runslow
